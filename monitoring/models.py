@@ -1,0 +1,214 @@
+"""The monitoring center's world: parties, agreements, centers, observers, and the audit log."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+
+from .choices import (
+    AgreementSignatoryRole,
+    AuditEntryAction,
+    AuditEntrySource,
+    ObserverRole,
+    PartyKind,
+)
+from .validators import center_code_validator, code_validator, validate_time_zone
+
+
+class Party(models.Model):
+    """A state, force, formation, excluded group or humanitarian organization.
+
+    Roles such as "guarantor" or "monitoring state" come from agreements
+    (see :class:`AgreementSignatory`); a party's ``kind`` says what it is.
+    """
+
+    code = models.CharField(max_length=49, unique=True, validators=[code_validator])
+    name = models.CharField(max_length=200)
+    short_name = models.CharField(max_length=60, blank=True)
+    kind = models.CharField(max_length=32, choices=PartyKind.choices)
+    country_code = models.CharField(
+        max_length=2, blank=True, help_text="ISO 3166-1 alpha-2, for states."
+    )
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "parties"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=PartyKind.values), name="%(app_label)s_%(class)s_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.short_name or self.name
+
+    @property
+    def is_excluded(self) -> bool:
+        """Groups registered as outside the ceasefire regime (ISIS, Jabhat al-Nusra)."""
+        return self.kind == PartyKind.EXCLUDED_GROUP
+
+
+class Agreement(models.Model):
+    """A ceasefire arrangement: the Astana memorandum, the southwest memorandum, ..."""
+
+    code = models.CharField(max_length=49, unique=True, validators=[code_validator])
+    title = models.CharField(max_length=300)
+    signed_on = models.DateField()
+    signed_at_place = models.CharField(max_length=100, blank=True)
+    in_force_from = models.DateTimeField(help_text="The moment the agreement takes effect (UTC).")
+    initial_term_months = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Empty for an open-ended agreement."
+    )
+    auto_extends = models.BooleanField(
+        default=False, help_text="Extends automatically for the same period unless ended."
+    )
+    extension_months = models.PositiveSmallIntegerField(null=True, blank=True)
+    summary = models.TextField(blank=True)
+    source = models.TextField(blank=True, help_text="Where the terms come from.")
+    signatories = models.ManyToManyField(
+        Party, through="AgreementSignatory", related_name="agreements"
+    )
+
+    class Meta:
+        ordering = ["signed_on", "code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(auto_extends=False) | Q(extension_months__gt=0),
+                name="%(app_label)s_%(class)s_extension_needs_months",
+            ),
+            models.CheckConstraint(
+                condition=Q(initial_term_months__isnull=True) | Q(initial_term_months__gt=0),
+                name="%(app_label)s_%(class)s_term_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(auto_extends=False) | Q(initial_term_months__isnull=False),
+                name="%(app_label)s_%(class)s_extension_needs_term",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class AgreementSignatory(models.Model):
+    """A party's role under an agreement (guarantor, monitoring state, observer)."""
+
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.PROTECT, related_name="signatory_roles"
+    )
+    party = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="signatory_roles")
+    role = models.CharField(max_length=20, choices=AgreementSignatoryRole.choices)
+
+    class Meta:
+        ordering = ["agreement", "role", "party__name"]
+        verbose_name_plural = "agreement signatories"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agreement", "party", "role"], name="%(app_label)s_%(class)s_unique_role"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.party} ({self.get_role_display()}) - {self.agreement.code}"
+
+
+class MonitoringCenter(models.Model):
+    """A body that receives reports and compiles daily summaries for its zones.
+
+    Its reporting day is a local calendar day in ``time_zone`` that ends at
+    ``reporting_day_cutoff`` local time.
+    """
+
+    code = models.CharField(max_length=6, unique=True, validators=[center_code_validator])
+    name = models.CharField(max_length=200)
+    location = models.CharField(max_length=100, blank=True)
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.PROTECT, null=True, blank=True, related_name="centers"
+    )
+    member_parties = models.ManyToManyField(Party, related_name="centers", blank=True)
+    zones = models.ManyToManyField("zones.Zone", related_name="centers", blank=True)
+    time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
+    reporting_day_cutoff = models.TimeField(
+        help_text="Local time at which the reporting day closes (00:00 = midnight)."
+    )
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Observer(models.Model):
+    """A user's place in the system: delegation, center, role, assigned zones."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="observer"
+    )
+    delegation = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="observers")
+    center = models.ForeignKey(MonitoringCenter, on_delete=models.PROTECT, related_name="observers")
+    role = models.CharField(max_length=20, choices=ObserverRole.choices)
+    assigned_zones = models.ManyToManyField("zones.Zone", related_name="observers", blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["center", "user__username"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=ObserverRole.values), name="%(app_label)s_%(class)s_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user.get_username()} ({self.get_role_display()}, {self.center.code})"
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.role == ObserverRole.COORDINATOR
+
+    @property
+    def is_administrator(self) -> bool:
+        return self.role == ObserverRole.ADMINISTRATOR
+
+
+class AuditEntry(models.Model):
+    """One change to one record: who, when, from where, and the values before and after.
+
+    Written explicitly by every service (web, API, admin, commands and Celery alike);
+    never updated or deleted.
+    """
+
+    at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_entries",
+    )
+    actor_label = models.CharField(
+        max_length=150, help_text="Username at the time, or the system process that acted."
+    )
+    source = models.CharField(max_length=16, choices=AuditEntrySource.choices)
+    action = models.CharField(max_length=16, choices=AuditEntryAction.choices)
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    object_pk = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=300)
+    changes = models.JSONField(
+        default=dict, encoder=DjangoJSONEncoder, help_text="{field: [before, after]}"
+    )
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["content_type", "object_pk", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"

@@ -1,0 +1,185 @@
+"""Every write to monitoring records, and the audited save every app's services share.
+
+Each service runs in one transaction, validates with ``full_clean()`` (plus the
+database's own constraints) and writes an :class:`AuditEntry` naming the acting user.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.utils import timezone
+
+from .choices import AuditEntryAction, ObserverRole
+from .context import current_audit_source
+from .models import AuditEntry, MonitoringCenter, Observer, Party
+
+M = TypeVar("M", bound=models.Model)
+
+Actor = AbstractBaseUser | None
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def record_snapshot(instance: models.Model, m2m_fields: Iterable[str] = ()) -> dict[str, Any]:
+    """The instance's stored values as JSON-ready data (foreign keys as ids)."""
+    data: dict[str, Any] = {}
+    for field in instance._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        data[field.attname] = _jsonable(field.value_from_object(instance))
+    for name in m2m_fields:
+        data[name] = sorted(getattr(instance, name).values_list("pk", flat=True))
+    return data
+
+
+def record_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    return {
+        key: [before.get(key), after.get(key)]
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }
+
+
+def actor_label(actor: Actor) -> str:
+    if actor is not None and actor.is_authenticated:
+        return actor.get_username()
+    return f"system:{current_audit_source()}"
+
+
+def audit_entry_create(
+    *,
+    actor: Actor,
+    action: str,
+    instance: models.Model,
+    changes: Mapping[str, Any] | None = None,
+    comment: str = "",
+) -> AuditEntry:
+    """Write one audit row for ``instance``; the source comes from the entry point."""
+    return AuditEntry.objects.create(
+        at=timezone.now(),
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_label=actor_label(actor),
+        source=current_audit_source(),
+        action=action,
+        content_type=ContentType.objects.get_for_model(instance, for_concrete_model=True),
+        object_pk=str(instance.pk),
+        object_repr=str(instance)[:300],
+        changes=_jsonable(dict(changes or {})),
+        comment=comment,
+    )
+
+
+def record_save(
+    *,
+    instance: M,
+    actor: Actor,
+    m2m: Mapping[str, Iterable[models.Model | int]] | None = None,
+    comment: str = "",
+    validate_unique: bool = True,
+) -> tuple[M, bool]:
+    """Validate and save ``instance`` (and its many-to-many values), auditing the change.
+
+    Returns ``(instance, changed)``. Nothing is written when nothing changed, so seeding
+    the same data twice leaves no trace; a failed validation writes nothing at all.
+    """
+    m2m = dict(m2m or {})
+    model = type(instance)
+    with transaction.atomic():
+        before: dict[str, Any] | None = None
+        if instance.pk is not None:
+            current = model.objects.select_for_update().filter(pk=instance.pk).first()
+            if current is not None:
+                before = record_snapshot(current, m2m.keys())
+        instance.full_clean(validate_unique=validate_unique)
+        instance.save()
+        for name, values in m2m.items():
+            getattr(instance, name).set(list(values))
+        after = record_snapshot(instance, m2m.keys())
+        if before is None:
+            audit_entry_create(
+                actor=actor,
+                action=AuditEntryAction.CREATE,
+                instance=instance,
+                changes={key: [None, value] for key, value in after.items()},
+                comment=comment,
+            )
+            return instance, True
+        changes = record_diff(before, after)
+        if changes:
+            audit_entry_create(
+                actor=actor,
+                action=AuditEntryAction.UPDATE,
+                instance=instance,
+                changes=changes,
+                comment=comment,
+            )
+        return instance, bool(changes)
+
+
+def record_upsert(
+    *,
+    model: type[M],
+    lookup: Mapping[str, Any],
+    values: Mapping[str, Any],
+    actor: Actor,
+    m2m: Mapping[str, Iterable[models.Model | int]] | None = None,
+    comment: str = "",
+) -> tuple[M, str]:
+    """Create the record found by ``lookup`` or bring it to ``values``.
+
+    Returns ``(instance, outcome)`` with outcome ``"created"``, ``"updated"`` or
+    ``"unchanged"``; used by the seed loader so that a second run changes nothing.
+    """
+    with transaction.atomic():
+        instance = model.objects.select_for_update().filter(**lookup).first()
+        created = instance is None
+        if created:
+            instance = model(**lookup)
+        for key, value in values.items():
+            setattr(instance, key, value)
+        instance, changed = record_save(instance=instance, actor=actor, m2m=m2m, comment=comment)
+    if created:
+        return instance, "created"
+    return instance, "updated" if changed else "unchanged"
+
+
+def observer_save(
+    *,
+    observer: Observer,
+    assigned_zones: Iterable[Any] = (),
+    actor: Actor,
+    comment: str = "",
+) -> Observer:
+    """Create or update an observer profile, checking it fits its center."""
+    zones = list(assigned_zones)
+    errors: dict[str, list[str]] = {}
+    center: MonitoringCenter = observer.center
+    if zones:
+        covered = set(center.zones.values_list("pk", flat=True))
+        outside = [zone for zone in zones if getattr(zone, "pk", zone) not in covered]
+        if outside:
+            names = ", ".join(str(zone) for zone in outside)
+            errors["assigned_zones"] = [f"Not covered by {center.code}: {names}."]
+    if observer.role in (ObserverRole.OBSERVER, ObserverRole.COORDINATOR):
+        delegation: Party = observer.delegation
+        if not center.member_parties.filter(pk=delegation.pk).exists():
+            errors["delegation"] = [
+                f"{delegation} is not a member of {center}; observers and coordinators "
+                "must belong to one of the center's delegations."
+            ]
+    if errors:
+        raise ValidationError(errors)
+    observer, _ = record_save(
+        instance=observer, actor=actor, m2m={"assigned_zones": zones}, comment=comment
+    )
+    return observer

@@ -1,0 +1,181 @@
+"""Test data built through the services, so tests exercise the real write path.
+
+Each factory's ``_create`` calls the service that production code uses (and so writes
+audit entries and runs validation); ``build()`` gives unsaved instances.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+import factory
+from django.contrib.auth import get_user_model
+
+from monitoring.choices import ObserverRole, PartyKind
+from monitoring.models import Agreement, MonitoringCenter, Observer, Party
+from monitoring.services import observer_save, record_save
+from zones.choices import PostKind, PostStatus, ZoneStatus
+from zones.models import Post, Settlement, Zone
+from zones.services import post_save, settlement_save, zone_boundary_add, zone_save
+
+IN_FORCE = datetime(2017, 5, 5, 21, 0, tzinfo=UTC)  # 6 May 2017 00:00 Damascus time
+
+
+def square(lon: float, lat: float, half: float = 0.1) -> dict:
+    """A GeoJSON MultiPolygon: the square of side 2*half degrees around (lon, lat)."""
+    ring = [
+        [lon - half, lat - half],
+        [lon + half, lat - half],
+        [lon + half, lat + half],
+        [lon - half, lat + half],
+        [lon - half, lat - half],
+    ]
+    return {"type": "MultiPolygon", "coordinates": [[ring]]}
+
+
+class ServiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        instance = model_class(*args, **kwargs)
+        instance, _ = record_save(instance=instance, actor=None)
+        return instance
+
+
+class PartyFactory(ServiceFactory):
+    class Meta:
+        model = Party
+
+    code = factory.Sequence(lambda n: f"party-{n}")
+    name = factory.Sequence(lambda n: f"Party {n}")
+    kind = PartyKind.STATE
+
+
+class AgreementFactory(ServiceFactory):
+    class Meta:
+        model = Agreement
+
+    code = factory.Sequence(lambda n: f"agreement-{n}")
+    title = factory.Sequence(lambda n: f"Memorandum {n}")
+    signed_on = datetime(2017, 5, 4).date()
+    in_force_from = IN_FORCE
+    initial_term_months = 6
+    auto_extends = True
+    extension_months = 6
+
+
+class ZoneFactory(ServiceFactory):
+    """A zone with one boundary revision: a square around ``center`` (lon, lat)."""
+
+    class Meta:
+        model = Zone
+
+    class Params:
+        center = (36.6, 35.9)
+        half = 0.1
+
+    code = factory.Sequence(lambda n: f"zone-{n}")
+    name = factory.Sequence(lambda n: f"Zone {n}")
+    governorates = factory.LazyFunction(lambda: ["idlib"])
+    status = ZoneStatus.ACTIVE
+    agreement = factory.SubFactory(AgreementFactory)
+    effective_from = IN_FORCE
+
+    @classmethod
+    def _create(cls, model_class, *args, center=(36.6, 35.9), half=0.1, **kwargs):
+        zone = zone_save(zone=model_class(*args, **kwargs), actor=None)
+        zone_boundary_add(
+            zone=zone, geometry=square(*center, half=half), valid_from=IN_FORCE, actor=None
+        )
+        return zone
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs):
+        return kwargs
+
+
+class CenterFactory(ServiceFactory):
+    class Meta:
+        model = MonitoringCenter
+        skip_postgeneration_save = True
+
+    code = factory.Sequence(lambda n: "C" + "".join(chr(65 + int(d)) for d in f"{n:03d}"))
+    name = factory.Sequence(lambda n: f"Center {n}")
+    time_zone = "Asia/Damascus"
+    reporting_day_cutoff = time(0, 0)
+
+    @factory.post_generation
+    def zones(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.zones.set(extracted)
+
+    @factory.post_generation
+    def member_parties(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.member_parties.set(extracted)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.org")
+    password = factory.django.Password("correct-horse-battery")
+
+
+class ObserverFactory(ServiceFactory):
+    """An observer profile; its delegation joins the center if it is not a member yet."""
+
+    class Meta:
+        model = Observer
+
+    user = factory.SubFactory(UserFactory)
+    delegation = factory.SubFactory(PartyFactory)
+    center = factory.SubFactory(CenterFactory)
+    role = ObserverRole.OBSERVER
+
+    @classmethod
+    def _create(cls, model_class, *args, assigned_zones=(), **kwargs):
+        observer = model_class(*args, **kwargs)
+        observer.center.member_parties.add(observer.delegation)
+        return observer_save(observer=observer, assigned_zones=assigned_zones, actor=None)
+
+
+class SettlementFactory(ServiceFactory):
+    class Meta:
+        model = Settlement
+
+    code = factory.Sequence(lambda n: f"settlement-{n}")
+    name = factory.Sequence(lambda n: f"Settlement {n}")
+    governorate = "idlib"
+    latitude = 35.9
+    longitude = 36.6
+    population = 1000
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return settlement_save(settlement=model_class(*args, **kwargs), actor=None)
+
+
+class PostFactory(ServiceFactory):
+    """A post at its zone's default centre (35.9 N, 36.6 E) unless told otherwise."""
+
+    class Meta:
+        model = Post
+
+    code = factory.Sequence(lambda n: f"post-{n}")
+    name = factory.Sequence(lambda n: f"Post {n}")
+    kind = PostKind.OBSERVATION_POST
+    zone = factory.SubFactory(ZoneFactory)
+    operating_party = factory.SubFactory(PartyFactory)
+    status = PostStatus.OPERATING
+    latitude = 35.9
+    longitude = 36.6
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return post_save(post=model_class(*args, **kwargs), actor=None)
