@@ -50,6 +50,7 @@ DEBUG = env_bool("DJANGO_DEBUG", True)
 
 # Where the embedded default keeps its database, broker queue, media and beat schedule.
 VAR_DIR = Path(os.environ.get("CEASEFIRE_VAR_DIR", BASE_DIR / "var")).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # a fresh clone has none; SQLite needs it
 
 _DEV_SECRET_KEY = "django-insecure-embedded-default-do-not-use-in-production"  # noqa: S105
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
@@ -137,6 +138,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("SQLITE_PATH", str(VAR_DIR / "db.sqlite3")),
+            # Tests use a file, not memory, so that a Celery worker process started by a
+            # test sees what the test committed (pytest-xdist adds a suffix per worker).
+            "TEST": {"NAME": os.environ.get("SQLITE_TEST_PATH", str(VAR_DIR / "test-db.sqlite3"))},
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 30,
@@ -217,10 +221,33 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs pages need a profile, like every API endpoint.
+    "SERVE_PERMISSIONS": ["monitoring.permissions.HasMonitoringRole"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No online validator badge: Swagger UI would fetch it from validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Operation ids and tags from the path after the version: "zones_list", tag "zones".
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # One stable enum name per choice set (fields such as "status" and "kind" recur with
+    # different choices across models, and GeoJSON's "type" with different constants).
+    "ENUM_NAME_OVERRIDES": {
+        "PartyKindEnum": "monitoring.choices.PartyKind",
+        "AgreementSignatoryRoleEnum": "monitoring.choices.AgreementSignatoryRole",
+        "GovernorateEnum": "zones.choices.Governorate",
+        "ZoneStatusEnum": "zones.choices.ZoneStatus",
+        "ZoneTermKindEnum": "zones.choices.ZoneTermKind",
+        "SecurityAreaDerivationEnum": "zones.choices.SecurityAreaDerivation",
+        "PostKindEnum": "zones.choices.PostKind",
+        "PostStatusEnum": "zones.choices.PostStatus",
+        "SettlementReconciliationStatusEnum": "zones.choices.SettlementReconciliationStatus",
+        "GeoJSONFeatureTypeEnum": ["Feature"],
+        "GeoJSONFeatureCollectionTypeEnum": ["FeatureCollection"],
+        "GeoJSONMultiPolygonTypeEnum": ["MultiPolygon"],
+        "GeoJSONPointTypeEnum": ["Point"],
+    },
 }
 
 # --- Maps ---------------------------------------------------------------------------------
@@ -248,7 +275,12 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
         "store_processed": False,
+        # Exchange bindings (kombu's default is "control" in the current directory).
+        "control_folder": str(VAR_DIR / "celery" / "control"),
     }
+    # kombu creates none of these folders itself.
+    for _folder in ("queue", "processed", "control"):
+        (VAR_DIR / "celery" / _folder).mkdir(parents=True, exist_ok=True)
 else:
     # Short timeouts: filing a report must never hang on a broker that is down.
     CELERY_BROKER_TRANSPORT_OPTIONS = {

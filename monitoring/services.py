@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -36,7 +37,12 @@ def record_snapshot(instance: models.Model, m2m_fields: Iterable[str] = ()) -> d
     for field in instance._meta.concrete_fields:
         if field.primary_key:
             continue
-        data[field.attname] = _jsonable(field.value_from_object(instance))
+        value = field.value_from_object(instance)
+        if isinstance(value, datetime) and timezone.is_aware(value):
+            # The same instant given with another offset (+03:00 vs the stored UTC) is
+            # no change.
+            value = value.astimezone(UTC)
+        data[field.attname] = _jsonable(value)
     for name in m2m_fields:
         data[name] = sorted(getattr(instance, name).values_list("pk", flat=True))
     return data
@@ -101,6 +107,12 @@ def record_save(
             if current is not None:
                 before = record_snapshot(current, m2m.keys())
         instance.full_clean(validate_unique=validate_unique)
+        if before is not None:
+            pending = record_snapshot(instance)
+            for name, values in m2m.items():
+                pending[name] = sorted(getattr(value, "pk", value) for value in values)
+            if not record_diff(before, pending):
+                return instance, False  # nothing to write, not even an identical UPDATE
         instance.save()
         for name, values in m2m.items():
             getattr(instance, name).set(list(values))
@@ -115,15 +127,14 @@ def record_save(
             )
             return instance, True
         changes = record_diff(before, after)
-        if changes:
-            audit_entry_create(
-                actor=actor,
-                action=AuditEntryAction.UPDATE,
-                instance=instance,
-                changes=changes,
-                comment=comment,
-            )
-        return instance, bool(changes)
+        audit_entry_create(
+            actor=actor,
+            action=AuditEntryAction.UPDATE,
+            instance=instance,
+            changes=changes,
+            comment=comment,
+        )
+        return instance, True
 
 
 def record_upsert(
@@ -153,17 +164,14 @@ def record_upsert(
     return instance, "updated" if changed else "unchanged"
 
 
-def observer_save(
-    *,
-    observer: Observer,
-    assigned_zones: Iterable[Any] = (),
-    actor: Actor,
-    comment: str = "",
-) -> Observer:
-    """Create or update an observer profile, checking it fits its center."""
-    zones = list(assigned_zones)
+def observer_errors(
+    *, observer: Observer, assigned_zones: Iterable[Any] = ()
+) -> dict[str, list[str]]:
+    """What :func:`observer_save` refuses, by field: zones the center does not cover, and
+    (for observers and coordinators) a delegation that is not a member of the center."""
     errors: dict[str, list[str]] = {}
     center: MonitoringCenter = observer.center
+    zones = list(assigned_zones)
     if zones:
         covered = set(center.zones.values_list("pk", flat=True))
         outside = [zone for zone in zones if getattr(zone, "pk", zone) not in covered]
@@ -177,6 +185,19 @@ def observer_save(
                 f"{delegation} is not a member of {center}; observers and coordinators "
                 "must belong to one of the center's delegations."
             ]
+    return errors
+
+
+def observer_save(
+    *,
+    observer: Observer,
+    assigned_zones: Iterable[Any] = (),
+    actor: Actor,
+    comment: str = "",
+) -> Observer:
+    """Create or update an observer profile, checking it fits its center."""
+    zones = list(assigned_zones)
+    errors = observer_errors(observer=observer, assigned_zones=zones)
     if errors:
         raise ValidationError(errors)
     observer, _ = record_save(

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from monitoring.choices import ObserverRole
+from zones import classifier
 
+from .celery_worker import CeleryWorker
 from .factories import CenterFactory, ObserverFactory, PartyFactory, UserFactory, ZoneFactory
+from .servers import PostgresServer, RedisServer, ServerUnavailable, skip_or_fail
+
+# Test users are created by the hundred; the production hasher costs ~0.5 s a user.
+# MD5 here only: production keeps Django's default PBKDF2.
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -66,3 +74,61 @@ def user_without_role(db):
 @pytest.fixture
 def api_client():
     return APIClient()
+
+
+# --- Test infrastructure: throwaway servers, a real Celery worker ---------------------------
+
+
+@pytest.fixture(autouse=True)
+def _fresh_classifier_index():
+    """Each test starts with no geometry loaded.
+
+    The services drop the classifier's cached index on commit; a test's transaction is
+    rolled back, never committed, so without this one test would see another's zones.
+    """
+    classifier.invalidate()
+    yield
+    classifier.invalidate()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server of this test process (``.url``, ``.port``)."""
+    try:
+        server = PostgresServer()
+    except ServerUnavailable as exc:
+        skip_or_fail(f"PostgreSQL server unavailable: {exc}")
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A throwaway Redis server of this test process (``.url``, ``.port``)."""
+    try:
+        server = RedisServer()
+    except ServerUnavailable as exc:
+        skip_or_fail(f"Redis server unavailable: {exc}")
+    with server:
+        yield server
+
+
+@pytest.fixture
+def celery_worker(request, transactional_db, tmp_path):
+    """A real Celery worker process on the test database; ``send()`` publishes to it.
+
+    Broker: the filesystem transport in a folder of the test's own, or Redis when
+    parametrized indirectly with ``"redis"``. Committed data only: the worker is another
+    process, hence ``transactional_db``.
+    """
+    broker = getattr(request, "param", "filesystem")
+    if broker == "redis":
+        broker_url = request.getfixturevalue("redis_server").url
+    elif broker == "filesystem":
+        broker_url = "filesystem://"
+    else:
+        raise ValueError(f"unknown broker {broker!r}")
+    worker = CeleryWorker(var_dir=tmp_path / "worker-var", broker_url=broker_url)
+    worker.start()
+    yield worker
+    worker.stop()

@@ -11,12 +11,35 @@ from datetime import UTC, datetime, time
 import factory
 from django.contrib.auth import get_user_model
 
-from monitoring.choices import ObserverRole, PartyKind
-from monitoring.models import Agreement, MonitoringCenter, Observer, Party
+from monitoring.choices import AgreementSignatoryRole, ObserverRole, PartyKind
+from monitoring.models import Agreement, AgreementSignatory, MonitoringCenter, Observer, Party
 from monitoring.services import observer_save, record_save
-from zones.choices import PostKind, PostStatus, ZoneStatus
-from zones.models import Post, Settlement, Zone
-from zones.services import post_save, settlement_save, zone_boundary_add, zone_save
+from zones.choices import (
+    PostKind,
+    PostStatus,
+    SecurityAreaDerivation,
+    ZoneStatus,
+    ZoneTermKind,
+)
+from zones.models import (
+    ExcludedArea,
+    Post,
+    SecurityArea,
+    Settlement,
+    Zone,
+    ZoneSuspension,
+    ZoneTerm,
+)
+from zones.services import (
+    excluded_area_save,
+    post_save,
+    security_area_save,
+    settlement_save,
+    zone_boundary_add,
+    zone_save,
+    zone_suspension_save,
+    zone_term_add,
+)
 
 IN_FORCE = datetime(2017, 5, 5, 21, 0, tzinfo=UTC)  # 6 May 2017 00:00 Damascus time
 
@@ -82,14 +105,18 @@ class ZoneFactory(ServiceFactory):
     status = ZoneStatus.ACTIVE
     agreement = factory.SubFactory(AgreementFactory)
     effective_from = IN_FORCE
+    # Params never reach _create; this declaration carries the square there.
+    boundary = factory.LazyAttribute(lambda o: square(*o.center, half=o.half))
 
     @classmethod
-    def _create(cls, model_class, *args, center=(36.6, 35.9), half=0.1, **kwargs):
+    def _create(cls, model_class, *args, boundary, **kwargs):
         zone = zone_save(zone=model_class(*args, **kwargs), actor=None)
-        zone_boundary_add(
-            zone=zone, geometry=square(*center, half=half), valid_from=IN_FORCE, actor=None
-        )
+        zone_boundary_add(zone=zone, geometry=boundary, valid_from=IN_FORCE, actor=None)
         return zone
+
+    @classmethod
+    def _build(cls, model_class, *args, boundary=None, **kwargs):
+        return model_class(*args, **kwargs)
 
     @classmethod
     def _adjust_kwargs(cls, **kwargs):
@@ -179,3 +206,94 @@ class PostFactory(ServiceFactory):
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
         return post_save(post=model_class(*args, **kwargs), actor=None)
+
+
+class AgreementSignatoryFactory(ServiceFactory):
+    """A party's role under an agreement (guarantor by default)."""
+
+    class Meta:
+        model = AgreementSignatory
+
+    agreement = factory.SubFactory(AgreementFactory)
+    party = factory.SubFactory(PartyFactory)
+    role = AgreementSignatoryRole.GUARANTOR
+
+
+class ZoneTermFactory(factory.django.DjangoModelFactory):
+    """A term of a zone, through ``zone_term_add`` (initial, from IN_FORCE, six months)."""
+
+    class Meta:
+        model = ZoneTerm
+
+    zone = factory.SubFactory(ZoneFactory)
+    kind = ZoneTermKind.INITIAL
+    starts_at = IN_FORCE
+    ends_at = datetime(2017, 11, 5, 21, 0, tzinfo=UTC)
+    note = ""
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return zone_term_add(actor=None, **kwargs)
+
+
+class ZoneSuspensionFactory(ServiceFactory):
+    class Meta:
+        model = ZoneSuspension
+
+    zone = factory.SubFactory(ZoneFactory)
+    starts_at = datetime(2017, 7, 1, tzinfo=UTC)
+    ends_at = datetime(2017, 7, 15, tzinfo=UTC)
+    reason = "Fighting resumed along the line of contact."
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return zone_suspension_save(suspension=model_class(*args, **kwargs), actor=None)
+
+
+class ExcludedGroupFactory(PartyFactory):
+    kind = PartyKind.EXCLUDED_GROUP
+
+
+class SecurityAreaFactory(ServiceFactory):
+    """A drawn security area: a square around ``center`` (lon, lat), by default on the
+    default zone's centre."""
+
+    class Meta:
+        model = SecurityArea
+
+    class Params:
+        center = (36.6, 35.9)
+        half = 0.05
+
+    zone = factory.SubFactory(ZoneFactory)
+    code = factory.Sequence(lambda n: f"security-area-{n}")
+    name = factory.Sequence(lambda n: f"Security area {n}")
+    derivation = SecurityAreaDerivation.DRAWN
+    geometry = factory.LazyAttribute(lambda o: square(*o.center, half=o.half))
+    valid_from = IN_FORCE
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return security_area_save(area=model_class(*args, **kwargs), actor=None)
+
+
+class ExcludedAreaFactory(ServiceFactory):
+    """An area held by an excluded group: a square around ``center`` (lon, lat)."""
+
+    class Meta:
+        model = ExcludedArea
+
+    class Params:
+        center = (38.5, 35.0)
+        half = 0.1
+
+    code = factory.Sequence(lambda n: f"excluded-area-{n}")
+    name = factory.Sequence(lambda n: f"Excluded area {n}")
+    group = factory.SubFactory(ExcludedGroupFactory)
+    geometry = factory.LazyAttribute(lambda o: square(*o.center, half=o.half))
+    registered_on = datetime(2017, 5, 4).date()
+    valid_from = IN_FORCE
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return excluded_area_save(area=model_class(*args, **kwargs), actor=None)

@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -35,6 +36,49 @@ _KM_PER_DEG_LAT = math.pi * EARTH_RADIUS_KM / 180.0
 _LON_SCALE = math.cos(math.radians(34.8))  # Syria's middle latitude, for nearest-point search
 
 
+GRID_CELLS = 128  # per side of each polygon's bounding box
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """A polygon's bounding box cut into cells: 0 outside, 1 wholly inside, 2 on the border.
+
+    Points in cells 0 and 1 are settled by one lookup; only border cells need the exact
+    point-in-polygon test, so results are identical to ``contains_xy`` alone.
+    """
+
+    x0: float
+    y0: float
+    dx: float
+    dy: float
+    state: np.ndarray
+
+    @classmethod
+    def build(cls, geometry: shapely.Geometry, bounds) -> _Grid:
+        min_x, min_y, max_x, max_y = bounds
+        n = GRID_CELLS
+        dx = (max_x - min_x) / n or 1e-12
+        dy = (max_y - min_y) / n or 1e-12
+        xs, ys = np.meshgrid(min_x + dx * np.arange(n), min_y + dy * np.arange(n))
+        cells = shapely.box(xs, ys, xs + dx, ys + dy)
+        inside = shapely.contains_properly(geometry, cells)
+        touching = shapely.intersects(geometry, cells)
+        state = np.where(inside, 1, np.where(touching, 2, 0)).astype(np.uint8)
+        return cls(x0=min_x, y0=min_y, dx=dx, dy=dy, state=state)
+
+    def contains(self, geometry, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Points already known to lie in the bounding box."""
+        last = GRID_CELLS - 1
+        ix = np.minimum(((lon - self.x0) / self.dx).astype(np.intp), last)
+        iy = np.minimum(((lat - self.y0) / self.dy).astype(np.intp), last)
+        state = self.state[iy, ix]
+        inside = state == 1
+        border = np.flatnonzero(state == 2)
+        if border.size:
+            inside[border] = shapely.contains_xy(geometry, lon[border], lat[border])
+        return inside
+
+
 @dataclass(frozen=True)
 class _Shape:
     id: int
@@ -48,6 +92,11 @@ class _Shape:
 
     def valid_at(self, moment: datetime) -> bool:
         return self.valid_from <= moment and (self.valid_until is None or moment < self.valid_until)
+
+    @cached_property
+    def grid(self) -> _Grid:
+        """Built on first bulk use: single-point lookups (and reloads) do not pay for it."""
+        return _Grid.build(self.geometry, self.bounds)
 
 
 @dataclass(frozen=True)
@@ -162,10 +211,20 @@ def invalidate() -> None:
 def _signature() -> tuple:
     from monitoring.models import AuditEntry
 
-    from .models import ExcludedArea, Post, SecurityArea, Settlement, Zone, ZoneBoundary
+    from .models import (
+        ExcludedArea,
+        Post,
+        SecurityArea,
+        Settlement,
+        Zone,
+        ZoneBoundary,
+        ZoneSuspension,
+        ZoneTerm,
+    )
 
     models = (Zone, ZoneBoundary, SecurityArea, ExcludedArea, Post, Settlement)
-    cts = ContentType.objects.get_for_models(*models).values()
+    # Terms and suspensions decide "in force?", so their changes count too.
+    cts = ContentType.objects.get_for_models(*models, ZoneTerm, ZoneSuspension).values()
     last_change = AuditEntry.objects.filter(content_type__in=cts).aggregate(m=Max("id"))["m"]
     counts = tuple(m.objects.aggregate(c=Count("id"), m=Max("id")).values() for m in models[1:])
     return (last_change, tuple(tuple(c) for c in counts))
@@ -174,10 +233,11 @@ def _signature() -> tuple:
 def _shape(obj, *, valid_from, valid_until=None, **extra) -> _Shape:
     geometry = parse_multipolygon(obj.geometry)
     shapely.prepare(geometry)
+    bounds = tuple(geometry.bounds)
     return _Shape(
         id=obj.pk,
         geometry=geometry,
-        bounds=tuple(geometry.bounds),
+        bounds=bounds,
         valid_from=valid_from,
         valid_until=valid_until,
         **extra,
@@ -343,7 +403,7 @@ def _fill(target: np.ndarray, shapes: list[_Shape], lon: np.ndarray, lat: np.nda
         )
         if candidates.size == 0:
             continue
-        inside = shapely.contains_xy(shape.geometry, lon[candidates], lat[candidates])
+        inside = shape.grid.contains(shape.geometry, lon[candidates], lat[candidates])
         target[candidates[inside]] = key(shape)
 
 

@@ -12,10 +12,10 @@ import json
 import math
 from typing import Any
 
+import numpy as np
 import shapely
 from django.core.exceptions import ValidationError
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
-from shapely.ops import transform
 from shapely.validation import explain_validity
 
 # Syria's bounding box with a small margin (degrees): lon 35.6-42.4, lat 32.3-37.4.
@@ -122,29 +122,20 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
-def _local_projection(origin_lat: float):
-    """Equirectangular km projection around ``origin_lat`` and its inverse."""
-    k_lat = math.pi * EARTH_RADIUS_KM / 180.0
-    k_lon = k_lat * math.cos(math.radians(origin_lat))
-
-    def forward(x, y, z=None):
-        return (x * k_lon, y * k_lat)
-
-    def backward(x, y, z=None):
-        return (x / k_lon, y / k_lat)
-
-    return forward, backward
-
-
 def border_band(geometry: MultiPolygon, width_km: float) -> MultiPolygon:
-    """The band of ``width_km`` centred on the border of ``geometry`` (a security area)."""
+    """The band of ``width_km`` centred on the border of ``geometry`` (a security area).
+
+    Buffered in a local equirectangular projection (km), so the width is the same across
+    and along the border.
+    """
     if width_km <= 0:
         raise ValidationError("The width must be a positive number of kilometres.")
     origin_lat = (geometry.bounds[1] + geometry.bounds[3]) / 2
-    forward, backward = _local_projection(origin_lat)
-    projected = transform(forward, geometry)
+    k_lat = math.pi * EARTH_RADIUS_KM / 180.0
+    scale = np.array([k_lat * math.cos(math.radians(origin_lat)), k_lat])
+    projected = shapely.transform(geometry, lambda coords: coords * scale)
     band = projected.boundary.buffer(width_km / 2.0, quad_segs=4)
-    result = transform(backward, band)
+    result = shapely.transform(band, lambda coords: coords / scale)
     if isinstance(result, Polygon):
         result = MultiPolygon([result])
     return result

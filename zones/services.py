@@ -7,8 +7,9 @@ the database constraints) and writes an audit entry naming ``actor`` (see
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
@@ -19,18 +20,38 @@ from monitoring.services import Actor, record_save
 
 from .choices import SecurityAreaDerivation, ZoneStatus, ZoneTermKind
 from .geometry import border_band, parse_multipolygon, to_geojson
-from .models import ExcludedArea, Post, SecurityArea, Settlement, Zone, ZoneBoundary, ZoneTerm
+from .models import (
+    ExcludedArea,
+    Post,
+    SecurityArea,
+    Settlement,
+    Zone,
+    ZoneBoundary,
+    ZoneSuspension,
+    ZoneTerm,
+)
+
+SYRIA_TZ = ZoneInfo("Asia/Damascus")  # the memoranda's clock
 
 
 def _geometry_changed() -> None:
-    """Tell this process's classifier (and, through the version row, the others)."""
+    """Tell this process's classifier (and, through the version row, the others).
+
+    At once, so that later reads in the same transaction (a post's location check after
+    its zone's lines were saved) see the change, and again on commit, in case another
+    thread reloaded the committed state in between.
+    """
     from . import classifier
 
+    classifier.invalidate()
     transaction.on_commit(classifier.invalidate)
 
 
 def zone_save(*, zone: Zone, actor: Actor, comment: str = "") -> Zone:
-    zone, _ = record_save(instance=zone, actor=actor, comment=comment)
+    with transaction.atomic():
+        zone, changed = record_save(instance=zone, actor=actor, comment=comment)
+        if changed:  # the classifier holds effective_from (which zone governs an overlap)
+            _geometry_changed()
     return zone
 
 
@@ -71,8 +92,30 @@ def zone_term_add(
     actor: Actor,
 ) -> ZoneTerm:
     term = ZoneTerm(zone=zone, kind=kind, starts_at=starts_at, ends_at=ends_at, note=note)
-    term, _ = record_save(instance=term, actor=actor)
+    with transaction.atomic():
+        term, _ = record_save(instance=term, actor=actor)
+        _geometry_changed()  # the classifier answers "in force?" from the terms
     return term
+
+
+def zone_term_save(*, term: ZoneTerm, actor: Actor, comment: str = "") -> ZoneTerm:
+    """Correct an existing term (its dates or note); new terms go through zone_term_add."""
+    with transaction.atomic():
+        term, changed = record_save(instance=term, actor=actor, comment=comment)
+        if changed:
+            _geometry_changed()
+    return term
+
+
+def zone_suspension_save(
+    *, suspension: ZoneSuspension, actor: Actor, comment: str = ""
+) -> ZoneSuspension:
+    """Record or correct a period in which a zone's ceasefire was suspended."""
+    with transaction.atomic():
+        suspension, changed = record_save(instance=suspension, actor=actor, comment=comment)
+        if changed:  # the classifier answers "in force?" from suspensions too
+            _geometry_changed()
+    return suspension
 
 
 def zone_terms_extend(*, zone: Zone, until: datetime, actor: Actor) -> list[ZoneTerm]:
@@ -90,7 +133,12 @@ def zone_terms_extend(*, zone: Zone, until: datetime, actor: Actor) -> list[Zone
         last = zone.terms.order_by("-starts_at").first()
         while last is not None and last.ends_at is not None and last.ends_at <= until:
             starts_at = last.ends_at
-            ends_at = starts_at + relativedelta(months=agreement.extension_months)
+            # Months are counted on Damascus wall clocks: 6 May 00:00 to 6 Nov 00:00 local,
+            # whatever daylight saving did in between.
+            local_start = starts_at.astimezone(SYRIA_TZ)
+            ends_at = (local_start + relativedelta(months=agreement.extension_months)).astimezone(
+                UTC
+            )
             last = zone_term_add(
                 zone=zone,
                 kind=ZoneTermKind.EXTENSION,
@@ -100,6 +148,14 @@ def zone_terms_extend(*, zone: Zone, until: datetime, actor: Actor) -> list[Zone
                 actor=actor,
             )
             added.append(last)
+    return added
+
+
+def zones_extend_all(*, until: datetime, actor: Actor) -> list[ZoneTerm]:
+    """Bring every active zone's automatic extensions up to ``until`` (beat and ``seed``)."""
+    added: list[ZoneTerm] = []
+    for zone in Zone.objects.select_related("agreement").order_by("code"):
+        added.extend(zone_terms_extend(zone=zone, until=until, actor=actor))
     return added
 
 
@@ -146,7 +202,9 @@ def post_location_errors(post: Post) -> dict[str, list[str]]:
     if post.zone_id is None or post.latitude is None or post.longitude is None:
         return {}
     result = classify_point(latitude=post.latitude, longitude=post.longitude)
-    if result.zone_id == post.zone_id or post.zone_id in result.security_area_zone_ids:
+    # Zones may overlap (the southwest zone covers the Astana southern zone): any zone
+    # containing the point counts, not only the one that governs there.
+    if post.zone_id in result.zone_ids or post.zone_id in result.security_area_zone_ids:
         return {}
     where = f"in {result.zone_code}" if result.zone_code else "outside every zone"
     return {

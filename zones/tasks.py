@@ -3,15 +3,10 @@
 from celery import shared_task
 from django.utils import timezone
 
-from .models import Zone
-from .services import zone_terms_extend
+from .services import zones_extend_all
 
 
 @shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
 def zones_extend_terms() -> int:
     """Add due automatic extensions to every active zone; safe to run twice."""
-    now = timezone.now()
-    added = 0
-    for zone in Zone.objects.select_related("agreement"):
-        added += len(zone_terms_extend(zone=zone, until=now, actor=None))
-    return added
+    return len(zones_extend_all(until=timezone.now(), actor=None))

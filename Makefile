@@ -1,0 +1,102 @@
+# ceasefire-monitor: the two commands (`make run`, `make test`) and a few helpers.
+# `make help` lists the targets.
+
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+MANAGE := $(PY) manage.py
+HONCHO := $(PY) -m honcho
+PORT ?= 8000
+# pytest-xdist workers per run; `make test XDIST=` runs in one process.
+XDIST ?= -n 2
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k zones -x"`.
+PYTEST_ARGS ?=
+# Arguments of `manage.py bench`, e.g. `make bench ARGS="--points 200000"`.
+ARGS ?=
+
+# Installed-for stamps: re-install only when pyproject.toml changes.
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+
+# Exits 0 when the settings say debug (the embedded default), 1 otherwise.
+IS_DEBUG := $(PY) -c "import sys, config.settings as s; sys.exit(0 if s.DEBUG else 1)" 2>/dev/null
+
+export PYTHONUNBUFFERED := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help run test test-sqlite test-postgres lint format bench clean distclean
+
+help:
+	@echo "make run        set up (venv, install, migrate, seed) and serve web + worker + beat"
+	@echo "                on http://127.0.0.1:$(PORT); Ctrl-C stops all"
+	@echo "make test       install the dev dependencies, run the suite on SQLite then PostgreSQL"
+	@echo "make lint       ruff check + ruff format --check"
+	@echo "make bench      the classifier benchmark (ARGS=... passes arguments)"
+	@echo "make clean      remove caches and build leftovers (keeps .venv and var/)"
+	@echo "make distclean  clean, and remove .venv and var/ (the local database!)"
+
+$(PY):
+	@echo "==> creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(PY)
+	@echo "==> installing the project into $(VENV)"
+	@$(PIP) install --quiet -e .
+	@touch $@
+
+$(DEV_STAMP): pyproject.toml | $(PY)
+	@echo "==> installing the project with its dev dependencies into $(VENV)"
+	@$(PIP) install --quiet -e ".[dev]"
+	@touch $@ $(RUN_STAMP)
+
+run: $(RUN_STAMP)
+	@echo "==> migrating"
+	@$(MANAGE) migrate --noinput
+	@echo "==> loading the seed data"
+	@$(MANAGE) seed
+	@if $(IS_DEBUG); then \
+		echo "==> demo accounts (debug mode)"; $(MANAGE) demo_accounts; \
+	else \
+		echo "==> collecting static files"; $(MANAGE) collectstatic --noinput --verbosity 0; \
+	fi
+	@if $(IS_DEBUG); then web=web; else web=web-production; fi; \
+	echo "==> serving http://127.0.0.1:$(PORT) ($$web, worker, beat); Ctrl-C stops all"; \
+	VENV_PYTHON=$(PY) exec $(HONCHO) start --procfile Procfile --port $(PORT) $$web worker beat
+
+# Both databases run even when the first fails; the target fails if either did.
+# pytest's exit code 5 (no tests collected) is a failure too, and says so.
+test: $(DEV_STAMP)
+	@status=0; \
+	for db in sqlite postgres; do \
+		echo "==> the suite on $$db"; \
+		start=$$(date +%s); \
+		$(PY) -m pytest --database $$db $(XDIST) $(PYTEST_ARGS); code=$$?; \
+		echo "==> $$db: exit code $$code in $$(( $$(date +%s) - start )) s"; \
+		if [ $$code -eq 5 ]; then echo "==> $$db: no tests were collected: that is a failure"; fi; \
+		if [ $$code -ne 0 ]; then status=1; fi; \
+	done; \
+	if [ $$status -ne 0 ]; then echo "==> make test: FAILED"; else echo "==> make test: passed on SQLite and PostgreSQL"; fi; \
+	exit $$status
+
+test-sqlite test-postgres: $(DEV_STAMP)
+	$(PY) -m pytest --database $(@:test-%=%) $(XDIST) $(PYTEST_ARGS)
+
+lint: $(DEV_STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(DEV_STAMP)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+bench: $(RUN_STAMP)
+	$(MANAGE) bench $(ARGS)
+
+clean:
+	rm -rf .pytest_cache .ruff_cache staticfiles *.egg-info build
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) var

@@ -1,0 +1,86 @@
+"""Run the project's benchmarks: ``manage.py bench [name ...]`` (``make bench``).
+
+Each app may have a ``benchmarks`` module with a ``BENCHMARKS`` dict of name -> function.
+Results are printed and written as JSON to ``var/bench/<name>.json`` with the machine's
+description, for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from importlib import import_module
+
+from django.apps import apps
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.module_loading import module_has_submodule
+
+
+def _registry() -> dict:
+    found = {}
+    for app_config in apps.get_app_configs():
+        if app_config.name in {"monitoring", "zones", "incidents"} and module_has_submodule(
+            app_config.module, "benchmarks"
+        ):
+            found.update(import_module(f"{app_config.name}.benchmarks").BENCHMARKS)
+    return found
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((line.split(":", 1)[1].strip() for line in fh if "model name" in line), "")
+    except OSError:
+        pass
+    return {
+        "cpu": cpu or platform.processor(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+        "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+    }
+
+
+class Command(BaseCommand):
+    help = "Run benchmarks and print their figures (see docs/benchmarks.md)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+        parser.add_argument("--points", type=int, default=1_000_000)
+        parser.add_argument("--repeats", type=int, default=5)
+
+    def handle(self, *names, points: int, repeats: int, **options):
+        registry = _registry()
+        unknown = sorted(set(names) - set(registry))
+        if unknown:
+            raise CommandError(
+                f"Unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(registry)}"
+            )
+        selected = names or list(registry)
+        info = machine()
+        self.stdout.write(
+            f"Machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}, "
+            f"{info['system']}, database {info['database']}"
+        )
+        out_dir = settings.VAR_DIR / "bench"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for position, name in enumerate(selected, 1):
+            self.stdout.write(f"[{position}/{len(selected)}] {name}")
+            kwargs = {"log": self.stdout.write, "repeats": repeats}
+            if name == "classifier":
+                kwargs["points"] = points
+            figures = registry[name](**kwargs)
+            record = {
+                "benchmark": name,
+                "at": timezone.now().isoformat(),
+                "machine": info,
+                **figures,
+            }
+            (out_dir / f"{name}.json").write_text(json.dumps(record, indent=2))
+        self.stdout.write(
+            self.style.SUCCESS(f"{len(selected)} benchmark(s) done; JSON in {out_dir}")
+        )
