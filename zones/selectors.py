@@ -7,9 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+import shapely
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from .geometry import parse_multipolygon
 from .models import ExcludedArea, Post, SecurityArea, Settlement, Zone, ZoneBoundary, ZoneTerm
 
 
@@ -35,6 +38,47 @@ def post_list() -> QuerySet[Post]:
 
 def settlement_list() -> QuerySet[Settlement]:
     return Settlement.objects.select_related("controlling_party")
+
+
+def settlements_within(boundary: ZoneBoundary | None) -> list[Settlement]:
+    """The settlements inside a boundary: a bounding-box query, then an exact test."""
+    if boundary is None:
+        return []
+    shape = parse_multipolygon(boundary.geometry)
+    min_lon, min_lat, max_lon, max_lat = shape.bounds
+    candidates = list(
+        settlement_list()
+        .filter(
+            latitude__gte=min_lat,
+            latitude__lte=max_lat,
+            longitude__gte=min_lon,
+            longitude__lte=max_lon,
+        )
+        .order_by("name")
+    )
+    if not candidates:
+        return []
+    inside = shapely.contains_xy(
+        shape,
+        np.array([s.longitude for s in candidates]),
+        np.array([s.latitude for s in candidates]),
+    )
+    return [s for s, hit in zip(candidates, inside, strict=True) if hit]
+
+
+def excluded_areas_touching(
+    boundary: ZoneBoundary | None, moment: datetime | None = None
+) -> list[ExcludedArea]:
+    """Excluded areas registered by ``moment`` whose lines touch the boundary."""
+    if boundary is None:
+        return []
+    moment = moment or timezone.now()
+    shape = parse_multipolygon(boundary.geometry)
+    return [
+        area
+        for area in excluded_area_list().filter(_valid_at(moment))
+        if parse_multipolygon(area.geometry).intersects(shape)
+    ]
 
 
 def _valid_at(moment: datetime) -> Q:

@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "zones"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.ZoneListView.as_view(), name="list"),
+    path("<slug:code>/", views.ZoneDetailView.as_view(), name="detail"),
+]
