@@ -91,8 +91,16 @@ format: $(DEV_STAMP)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
+# Benchmarks run on a database of their own (var/bench/), migrated and seeded first, so they
+# never touch the center's data.
+BENCH_DB ?= var/bench/bench.sqlite3
+
 bench: $(RUN_STAMP)
-	$(MANAGE) bench $(ARGS)
+	@mkdir -p $(dir $(BENCH_DB))
+	@echo "==> preparing the benchmark database $(BENCH_DB)"
+	@SQLITE_PATH=$(BENCH_DB) $(MANAGE) migrate --noinput --verbosity 0
+	@SQLITE_PATH=$(BENCH_DB) $(MANAGE) seed > /dev/null
+	SQLITE_PATH=$(BENCH_DB) $(MANAGE) bench $(ARGS)
 
 clean:
 	rm -rf .pytest_cache .ruff_cache staticfiles *.egg-info build
