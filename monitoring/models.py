@@ -78,7 +78,9 @@ class Agreement(models.Model):
         ordering = ["signed_on", "code"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(auto_extends=False) | Q(extension_months__gt=0),
+                # isnull=False: SQL lets a NULL through a check ("unknown" passes).
+                condition=Q(auto_extends=False)
+                | Q(extension_months__isnull=False, extension_months__gt=0),
                 name="%(app_label)s_%(class)s_extension_needs_months",
             ),
             models.CheckConstraint(

@@ -7,16 +7,20 @@ as a terminal's Ctrl-C does, and checks that no process is left.
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from tests.servers import free_port, port_open
@@ -91,6 +95,26 @@ def _get(url: str) -> tuple[int, str]:
         return 0, ""
 
 
+FIVE_ZONES = ("idlib", "northern-homs", "eastern-ghouta", "daraa-quneitra", "southwest")
+
+
+def _signed_in_get(port: int, username: str, password: str, path: str) -> str:
+    """Sign in through the real login form (CSRF cookie and token), then GET ``path``."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    base = f"http://127.0.0.1:{port}"
+    login = base + reverse("login")
+    form = opener.open(login, timeout=20).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    data = urllib.parse.urlencode(
+        {"csrfmiddlewaretoken": token, "username": username, "password": password}
+    ).encode()
+    request = urllib.request.Request(login, data=data, headers={"Referer": login})  # noqa: S310 - loopback http
+    landed = opener.open(request, timeout=20)
+    assert landed.geturl().rstrip("/") == base, f"login did not land home: {landed.geturl()}"
+    return opener.open(base + path, timeout=20).read().decode()
+
+
 @pytest.mark.celery
 def test_make_run_serves_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
     if not (Path(sys.prefix) / "bin" / "python").exists():
@@ -142,6 +166,12 @@ def test_make_run_serves_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
         assert running("celery -A config worker"), output()[-4000:]
         assert running("celery -A config beat"), output()[-4000:]
         assert "==> serving http://127.0.0.1:" in output()
+        # The printed demo logins work, and the map page carries the five seeded zones.
+        assert "demo-admin" in output() and "obs-russia-jwg" in output()
+        home = _signed_in_get(port, "obs-russia-jwg", settings.DEMO_PASSWORD, "/")
+        for code in FIVE_ZONES:
+            assert f'href="/zones/{code}/"' in home, f"zone {code} missing from the map page"
+        assert 'type="application/json"' in home  # the map's data, for static/js/map.js
     finally:
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGINT)  # Ctrl-C

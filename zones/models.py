@@ -201,7 +201,9 @@ class SecurityArea(models.Model):
         ordering = ["zone", "code"]
         constraints = [
             models.CheckConstraint(
-                condition=~Q(derivation=SecurityAreaDerivation.BUFFERED) | Q(width_km__gt=0),
+                # isnull=False: SQL lets a NULL through a check ("unknown" passes).
+                condition=~Q(derivation=SecurityAreaDerivation.BUFFERED)
+                | Q(width_km__isnull=False, width_km__gt=0),
                 name="%(app_label)s_%(class)s_buffer_needs_width",
             ),
             models.CheckConstraint(

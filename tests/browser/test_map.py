@@ -106,7 +106,12 @@ def test_map_page_shows_zones_areas_posts_and_leads_to_a_zone_page(page, live_se
     popup = page.locator(".leaflet-popup-content")
     expect(popup).to_contain_text(zone.name)
     expect(popup).to_contain_text("In force now")
-    popup.get_by_role("link", name="Open zone page").click()
+    link = popup.get_by_role("link", name="Open zone page")
+    expect(link).to_have_attribute("href", f"/zones/{zone.code}/")
+    # The popup pans the map into view; a click while the pane is still moving can be
+    # taken for a drag, so wait until Leaflet's pan animation is over.
+    page.wait_for_function("() => !document.querySelector('.leaflet-pan-anim')")
+    link.click()
 
     expect(page).to_have_url(live_server.url + f"/zones/{zone.code}/")
     expect(page.get_by_role("heading", level=1)).to_have_text(zone.name)
