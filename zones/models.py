@@ -32,7 +32,7 @@ from .geometry import SYRIA_BBOX, validate_point
 MIN_LON, MIN_LAT, MAX_LON, MAX_LAT = SYRIA_BBOX
 
 
-def _in_bbox(prefix: str = "") -> Q:
+def in_syria_condition(prefix: str = "") -> Q:
     return Q(
         **{
             f"{prefix}latitude__gte": MIN_LAT,
@@ -294,7 +294,9 @@ class Settlement(PointMixin):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=_in_bbox(), name="%(app_label)s_%(class)s_in_syria"),
+            models.CheckConstraint(
+                condition=in_syria_condition(), name="%(app_label)s_%(class)s_in_syria"
+            ),
             models.CheckConstraint(
                 condition=~Q(reconciliation_status=SettlementReconciliationStatus.JOINED)
                 | Q(reconciled_on__isnull=False),
@@ -336,7 +338,9 @@ class Post(PointMixin):
     class Meta:
         ordering = ["zone", "code"]
         constraints = [
-            models.CheckConstraint(condition=_in_bbox(), name="%(app_label)s_%(class)s_in_syria"),
+            models.CheckConstraint(
+                condition=in_syria_condition(), name="%(app_label)s_%(class)s_in_syria"
+            ),
             models.CheckConstraint(
                 condition=Q(kind=PostKind.CHECKPOINT)
                 | Q(serves_civilians=False, serves_humanitarian=False, serves_economic=False),

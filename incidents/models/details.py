@@ -1,0 +1,252 @@
+"""What each kind of report adds to the common report: a ceasefire violation, a
+humanitarian convoy, a checkpoint's shift."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+
+from monitoring.models import Party
+from zones.models import Post, Settlement
+
+from ..choices import (
+    AccessIncidentKind,
+    CargoCategory,
+    CargoUnit,
+    CheckpointStatus,
+    ConvoyOperation,
+    ConvoyStatus,
+    ViolationCategory,
+)
+from .report import Report
+
+CASUALTY_GROUPS = (
+    "civilians_killed",
+    "civilians_injured",
+    "combatants_killed",
+    "combatants_injured",
+)
+
+
+def _casualty_constraints() -> list[models.CheckConstraint]:
+    return [
+        models.CheckConstraint(
+            condition=Q(**{f"{group}_low__lte": F(f"{group}_best")})
+            & Q(**{f"{group}_best__lte": F(f"{group}_high")}),
+            name=f"%(app_label)s_%(class)s_{group}_low_best_high",
+        )
+        for group in CASUALTY_GROUPS
+    ]
+
+
+class ViolationDetail(models.Model):
+    """A ceasefire violation: what, by whom (alleged), against whom, and its toll."""
+
+    report = models.OneToOneField(
+        Report, on_delete=models.PROTECT, primary_key=True, related_name="violation"
+    )
+    category = models.CharField(max_length=20, choices=ViolationCategory.choices)
+    alleged_perpetrator = models.ForeignKey(
+        Party,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty = unknown.",
+    )
+    affected_party = models.ForeignKey(
+        Party, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    weapon = models.CharField(max_length=120, blank=True)
+    events = models.PositiveIntegerField(default=1, help_text="Explosions, bursts, ...")
+    direction_degrees = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Bearing from the observer, 0-359."
+    )
+    distance_km = models.FloatField(null=True, blank=True)
+    damage = models.TextField(blank=True)
+    # Casualties, each with best, low and high estimates as UCDP keeps them.
+    civilians_killed_best = models.PositiveIntegerField(default=0)
+    civilians_killed_low = models.PositiveIntegerField(default=0)
+    civilians_killed_high = models.PositiveIntegerField(default=0)
+    civilians_injured_best = models.PositiveIntegerField(default=0)
+    civilians_injured_low = models.PositiveIntegerField(default=0)
+    civilians_injured_high = models.PositiveIntegerField(default=0)
+    combatants_killed_best = models.PositiveIntegerField(default=0)
+    combatants_killed_low = models.PositiveIntegerField(default=0)
+    combatants_killed_high = models.PositiveIntegerField(default=0)
+    combatants_injured_best = models.PositiveIntegerField(default=0)
+    combatants_injured_low = models.PositiveIntegerField(default=0)
+    combatants_injured_high = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(category__in=ViolationCategory.values),
+                name="%(app_label)s_%(class)s_category_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(direction_degrees__isnull=True) | Q(direction_degrees__lte=359),
+                name="%(app_label)s_%(class)s_bearing",
+            ),
+            models.CheckConstraint(
+                condition=Q(distance_km__isnull=True) | Q(distance_km__gte=0),
+                name="%(app_label)s_%(class)s_distance",
+            ),
+            *_casualty_constraints(),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.report} {self.get_category_display()}"
+
+
+class ConvoyDetail(models.Model):
+    """A humanitarian convoy: who, what, where to, and how far it got."""
+
+    report = models.OneToOneField(
+        Report, on_delete=models.PROTECT, primary_key=True, related_name="convoy"
+    )
+    operation = models.CharField(max_length=16, choices=ConvoyOperation.choices)
+    organizations = models.ManyToManyField(Party, related_name="+")
+    vehicle_count = models.PositiveIntegerField(default=0)
+    origin = models.CharField(max_length=200)
+    destination = models.ForeignKey(Settlement, on_delete=models.PROTECT, related_name="+")
+    route = models.ManyToManyField(Post, through="ConvoyRouteStop", related_name="+")
+    planned_at = models.DateTimeField()
+    status = models.CharField(max_length=24, choices=ConvoyStatus.choices)
+    beneficiaries = models.PositiveIntegerField(null=True, blank=True)
+    obstruction_reason = models.TextField(
+        blank=True, help_text="Why it was blocked, denied or delayed."
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ConvoyStatus.values),
+                name="%(app_label)s_%(class)s_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ConvoyStatus.BLOCKED) | ~Q(obstruction_reason=""),
+                name="%(app_label)s_%(class)s_blocked_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.report} {self.get_operation_display()}"
+
+
+class ConvoyRouteStop(models.Model):
+    """The checkpoints a convoy's route passes, in order, and when it passed each."""
+
+    convoy = models.ForeignKey(ConvoyDetail, on_delete=models.PROTECT, related_name="stops")
+    post = models.ForeignKey(Post, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField()
+    passed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["convoy", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["convoy", "position"], name="%(app_label)s_%(class)s_unique_position"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.convoy_id} #{self.position} {self.post_id}"
+
+
+class ConvoyStage(models.Model):
+    """An actual time of a stage (departed, arrived, unloaded, returned)."""
+
+    convoy = models.ForeignKey(ConvoyDetail, on_delete=models.PROTECT, related_name="stages")
+    stage = models.CharField(max_length=40)
+    at = models.DateTimeField()
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["convoy", "at"]
+
+    def __str__(self) -> str:
+        return f"{self.convoy_id} {self.stage} {self.at:%Y-%m-%d %H:%M}"
+
+
+class CargoLine(models.Model):
+    """One line of a convoy's cargo: category, quantity and unit (planned and delivered)."""
+
+    convoy = models.ForeignKey(ConvoyDetail, on_delete=models.PROTECT, related_name="cargo")
+    category = models.CharField(max_length=16, choices=CargoCategory.choices)
+    quantity = models.DecimalField(max_digits=12, decimal_places=3)
+    unit = models.CharField(max_length=8, choices=CargoUnit.choices)
+    delivered_quantity = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+
+    class Meta:
+        ordering = ["convoy", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="%(app_label)s_%(class)s_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(delivered_quantity__isnull=True)
+                | (Q(delivered_quantity__gte=0) & Q(delivered_quantity__lte=F("quantity"))),
+                name="%(app_label)s_%(class)s_delivered_within_quantity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} {self.unit} {self.category}"
+
+
+class CheckpointDetail(models.Model):
+    """A checkpoint's shift: its state and the crossings in the period."""
+
+    report = models.OneToOneField(
+        Report, on_delete=models.PROTECT, primary_key=True, related_name="checkpoint"
+    )
+    checkpoint = models.ForeignKey(Post, on_delete=models.PROTECT, related_name="shifts")
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=CheckpointStatus.choices)
+    civilians_in = models.PositiveIntegerField(default=0)
+    civilians_out = models.PositiveIntegerField(default=0)
+    vehicles_in = models.PositiveIntegerField(default=0)
+    vehicles_out = models.PositiveIntegerField(default=0)
+    humanitarian_loads = models.PositiveIntegerField(default=0)
+    commercial_loads = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(period_end__gt=F("period_start")),
+                name="%(app_label)s_%(class)s_period_sane",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=CheckpointStatus.values),
+                name="%(app_label)s_%(class)s_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["checkpoint", "period_start"])]
+
+    def __str__(self) -> str:
+        return f"{self.report} {self.checkpoint_id} {self.period_start:%Y-%m-%d %H:%M}"
+
+
+class AccessIncident(models.Model):
+    """Something that happened to people crossing: denial, detention, harassment, delay."""
+
+    shift = models.ForeignKey(CheckpointDetail, on_delete=models.PROTECT, related_name="incidents")
+    kind = models.CharField(max_length=16, choices=AccessIncidentKind.choices)
+    count = models.PositiveIntegerField(default=1)
+    party = models.ForeignKey(
+        Party, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason_cited = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["shift", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(count__gte=1), name="%(app_label)s_%(class)s_count_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} x{self.count}"
