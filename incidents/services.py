@@ -1,0 +1,260 @@
+"""Every write to reports: filing, editing, the workflow's transitions.
+
+Each function is keyword-only, runs in one transaction, validates (``full_clean`` plus the
+database constraints), enforces who may do it, and writes its own audit entry and, for a
+transition, a :class:`ReportTransition` row. Nothing is ever deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from monitoring.choices import AuditEntryAction, ObserverRole
+from monitoring.models import Observer
+from monitoring.selectors import observer_for_user
+from monitoring.services import audit_entry_create, record_diff, record_snapshot
+from zones.classifier import classify_point
+from zones.models import Zone
+from zones.selectors import zone_in_force, zone_list
+
+from .choices import ReportKind, ReportStatus
+from .models import CorroborationLink, Report, ReportCounter, ReportTransition
+
+S = ReportStatus
+
+# Who may move a report from one status to another: "author" or "coordinator".
+TRANSITIONS: dict[tuple[str, str], str] = {
+    (S.DRAFT, S.SUBMITTED): "author",
+    (S.RETURNED, S.SUBMITTED): "author",
+    (S.DRAFT, S.RETRACTED): "author",
+    (S.SUBMITTED, S.RETRACTED): "author",
+    (S.RETURNED, S.RETRACTED): "author",
+    (S.SUBMITTED, S.RETURNED): "coordinator",
+    (S.SUBMITTED, S.VERIFIED): "coordinator",
+    (S.SUBMITTED, S.DISPUTED): "coordinator",
+    (S.SUBMITTED, S.REJECTED): "coordinator",
+    (S.DISPUTED, S.VERIFIED): "coordinator",
+    (S.DISPUTED, S.REJECTED): "coordinator",
+    (S.DISPUTED, S.RETURNED): "coordinator",
+}
+EDITABLE = frozenset({S.DRAFT, S.RETURNED})
+NEEDS_COMMENT = frozenset({S.RETURNED, S.DISPUTED, S.REJECTED, S.RETRACTED})
+
+
+class StaleEditError(ValidationError):
+    """The report changed since the editor loaded it; their edit is refused."""
+
+
+def _observer(actor: AbstractBaseUser) -> Observer:
+    observer = observer_for_user(actor)
+    if observer is None:
+        raise PermissionDenied("You need an active observer profile.")
+    return observer
+
+
+def report_reference_next(*, center, moment: datetime) -> str:
+    """The next reference of the center's local day, e.g. ``AMC-20170712-0042``."""
+    day = timezone.localtime(moment, ZoneInfo(center.time_zone)).date()
+    with transaction.atomic():
+        counter, _ = ReportCounter.objects.select_for_update().get_or_create(center=center, day=day)
+        counter.last += 1
+        counter.save(update_fields=["last"])
+    return f"{center.code}-{day:%Y%m%d}-{counter.last:04d}"
+
+
+def _classify(report: Report, *, zone_override: Zone | None, override_reason: str) -> None:
+    """Zone and flags from the point at the moment it happened; an override needs a reason."""
+    result = classify_point(
+        latitude=report.latitude, longitude=report.longitude, at=report.occurred_at
+    )
+    report.classified_zone_id = result.zone_id
+    report.in_security_area = result.in_security_area
+    report.in_excluded_area = result.in_excluded_area
+    if zone_override is not None and zone_override.pk != result.zone_id:
+        if not override_reason.strip():
+            raise ValidationError(
+                {"zone_override_reason": "Say why the zone differs from the one the map gives."}
+            )
+        report.zone = zone_override
+        report.zone_override_reason = override_reason.strip()
+        report.zone_in_force = zone_in_force(
+            zone_list().get(pk=zone_override.pk), report.occurred_at
+        )
+    else:
+        report.zone_id = result.zone_id
+        report.zone_override_reason = ""
+        report.zone_in_force = result.zone_in_force
+
+
+def _validate(report: Report) -> None:
+    errors: dict[str, list[str]] = {}
+    try:
+        report.full_clean(exclude=["reference"])
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if report.occurred_at and report.occurred_at > timezone.now():
+        errors.setdefault("occurred_at", []).append("A report cannot describe the future.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def report_create(
+    *,
+    actor: AbstractBaseUser,
+    kind: str,
+    values: Mapping[str, Any],
+    zone_override: Zone | None = None,
+    zone_override_reason: str = "",
+) -> Report:
+    """File a draft as ``actor`` (an observer): center and delegation come from the profile."""
+    observer = _observer(actor)
+    if observer.role not in (ObserverRole.OBSERVER, ObserverRole.COORDINATOR):
+        raise PermissionDenied("Only observers and coordinators file reports.")
+    if kind not in ReportKind.values:
+        raise ValidationError({"kind": f"Unknown report kind {kind!r}."})
+    now = timezone.now()
+    report = Report(
+        kind=kind,
+        center=observer.center,
+        author=actor,
+        delegation=observer.delegation,
+        reported_at=now,
+        updated_at=now,
+        status=S.DRAFT,
+        **values,
+    )
+    with transaction.atomic():
+        _validate(report)
+        _classify(report, zone_override=zone_override, override_reason=zone_override_reason)
+        report.reference = report_reference_next(center=observer.center, moment=now)
+        report.save()
+        audit_entry_create(
+            actor=actor,
+            action=AuditEntryAction.CREATE,
+            instance=report,
+            changes={key: [None, value] for key, value in record_snapshot(report).items()},
+        )
+    return report
+
+
+def _lock(report: Report, expected_revision: int | None) -> Report:
+    current = Report.objects.select_for_update().get(pk=report.pk)
+    if expected_revision is not None and current.revision != expected_revision:
+        raise StaleEditError(
+            f"{current.reference} was changed after you opened it (now revision "
+            f"{current.revision}, yours {expected_revision}, last saved "
+            f"{timezone.localtime(current.updated_at):%Y-%m-%d %H:%M}). Reload it and "
+            "apply your change again.",
+            code="stale",
+        )
+    return current
+
+
+def report_update(
+    *,
+    report: Report,
+    actor: AbstractBaseUser,
+    expected_revision: int,
+    values: Mapping[str, Any],
+    zone_override: Zone | None = None,
+    zone_override_reason: str = "",
+) -> Report:
+    """Edit a draft or returned report, by its author, refusing a stale copy."""
+    with transaction.atomic():
+        current = _lock(report, expected_revision)
+        if current.author_id != actor.pk:
+            raise PermissionDenied("Only the author edits a report.")
+        if current.status not in EDITABLE:
+            raise ValidationError(
+                {"status": f"A {current.get_status_display().lower()} report cannot be edited."}
+            )
+        before = record_snapshot(current)
+        for key, value in values.items():
+            setattr(current, key, value)
+        _validate(current)
+        _classify(current, zone_override=zone_override, override_reason=zone_override_reason)
+        changes = record_diff(before, record_snapshot(current))
+        if not changes:
+            return current
+        current.revision += 1
+        current.updated_at = timezone.now()
+        current.save()
+        audit_entry_create(
+            actor=actor,
+            action=AuditEntryAction.UPDATE,
+            instance=current,
+            changes=record_diff(before, record_snapshot(current)),
+        )
+    return current
+
+
+def report_transition(
+    *,
+    report: Report,
+    to_status: str,
+    actor: AbstractBaseUser,
+    comment: str = "",
+    expected_revision: int | None = None,
+) -> Report:
+    """Move a report through the workflow if the rules allow this actor to."""
+    with transaction.atomic():
+        current = _lock(report, expected_revision)
+        who = TRANSITIONS.get((current.status, to_status))
+        if who is None:
+            message = (
+                f"A {current.get_status_display().lower()} report cannot become "
+                f"{S(to_status).label.lower()}."
+            )
+            raise ValidationError({"status": ValidationError(message, code="illegal_transition")})
+        observer = _observer(actor)
+        if who == "author" and current.author_id != actor.pk:
+            raise PermissionDenied("Only the author may do that.")
+        if who == "coordinator":
+            if observer.role != ObserverRole.COORDINATOR or observer.center_id != current.center_id:
+                raise PermissionDenied("Only a coordinator of the report's center reviews it.")
+            if current.author_id == actor.pk:
+                raise PermissionDenied("Nobody reviews their own report.")
+        if to_status in NEEDS_COMMENT and not comment.strip():
+            raise ValidationError({"comment": "Say why."})
+        if (
+            to_status == S.VERIFIED
+            and current.kind == ReportKind.VIOLATION
+            and not comment.strip()
+            and not CorroborationLink.objects.filter(Q(report=current) | Q(other=current)).exists()
+        ):
+            raise ValidationError(
+                {"comment": "A violation is verified on corroboration or a coordinator's note."}
+            )
+        now = timezone.now()
+        from_status = current.status
+        current.status = to_status
+        current.revision += 1
+        current.updated_at = now
+        if to_status == S.SUBMITTED and current.submitted_at is None:
+            current.submitted_at = now
+        current.save()
+        ReportTransition.objects.create(
+            report=current,
+            from_status=from_status,
+            to_status=to_status,
+            actor=actor,
+            at=now,
+            comment=comment.strip(),
+        )
+        audit_entry_create(
+            actor=actor,
+            action=AuditEntryAction.TRANSITION,
+            instance=current,
+            changes={"status": [from_status, to_status]},
+            comment=comment.strip(),
+        )
+    return current
