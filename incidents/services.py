@@ -258,3 +258,49 @@ def report_transition(
             comment=comment.strip(),
         )
     return current
+
+
+def corroboration_link(
+    *, report: Report, other: Report, actor: AbstractBaseUser, note: str = ""
+) -> CorroborationLink:
+    """Record that two reports describe the same event.
+
+    Allowed to the author of either report and to the center's coordinators; both reports
+    belong to the same center and kind, neither is a draft, rejected or retracted.
+    """
+    observer = _observer(actor)
+    errors: dict[str, str] = {}
+    if report.pk == other.pk:
+        errors["other"] = "A report does not corroborate itself."
+    elif report.center_id != other.center_id:
+        errors["other"] = "Only reports of the same center are linked."
+    elif report.kind != other.kind:
+        errors["other"] = "Only reports of the same kind describe the same event."
+    else:
+        closed = {S.DRAFT, S.REJECTED, S.RETRACTED}
+        if report.status in closed or other.status in closed:
+            errors["other"] = "Drafts, rejected and retracted reports are not linked."
+    if errors:
+        raise ValidationError(errors)
+    is_author = actor.pk in (report.author_id, other.author_id)
+    is_coordinator = (
+        observer.role == ObserverRole.COORDINATOR and observer.center_id == report.center_id
+    )
+    if not (is_author or is_coordinator):
+        raise PermissionDenied("Only the reports' authors and the center's coordinators link them.")
+    low, high = sorted((report, other), key=lambda r: r.pk)
+    with transaction.atomic():
+        if CorroborationLink.objects.filter(report=low, other=high).exists():
+            raise ValidationError({"other": "These reports are already linked."})
+        link = CorroborationLink.objects.create(
+            report=low, other=high, created_by=actor, created_at=timezone.now(), note=note.strip()
+        )
+        for one, two in ((low, high), (high, low)):
+            audit_entry_create(
+                actor=actor,
+                action=AuditEntryAction.LINK,
+                instance=one,
+                changes={"corroborated_by": [None, two.reference]},
+                comment=note.strip(),
+            )
+    return link

@@ -1,0 +1,98 @@
+"""Reads of reports: corroboration candidates and the agreement state of an event."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import Q, QuerySet
+
+from monitoring.models import Party
+from zones.geometry import EARTH_RADIUS_KM, haversine_km
+
+from .choices import ReportStatus
+from .models import CorroborationLink, Report
+
+CANDIDATE_RADIUS_KM = 5.0
+CANDIDATE_WINDOW = timedelta(hours=2)
+NOT_COUNTED = (ReportStatus.REJECTED, ReportStatus.RETRACTED)
+
+
+def corroboration_candidates(*, report: Report) -> list[Report]:
+    """Reports of the same kind and center within 5 km and 2 hours, nearest first.
+
+    Drafts, rejected and retracted reports are never proposed, nor reports already linked.
+    """
+    dlat = math.degrees(CANDIDATE_RADIUS_KM / EARTH_RADIUS_KM)
+    dlon = dlat / max(0.1, math.cos(math.radians(report.latitude)))
+    linked = linked_ids(report)
+    rows = (
+        Report.objects.filter(
+            center_id=report.center_id,
+            kind=report.kind,
+            occurred_at__gte=report.occurred_at - CANDIDATE_WINDOW,
+            occurred_at__lte=report.occurred_at + CANDIDATE_WINDOW,
+            latitude__range=(report.latitude - dlat, report.latitude + dlat),
+            longitude__range=(report.longitude - dlon, report.longitude + dlon),
+        )
+        .exclude(pk__in=[report.pk, *linked])
+        .exclude(status__in=(ReportStatus.DRAFT, *NOT_COUNTED))
+        .select_related("delegation", "author")
+    )
+    near = [
+        (haversine_km(report.latitude, report.longitude, r.latitude, r.longitude), r) for r in rows
+    ]
+    return [r for km, r in sorted(near, key=lambda pair: pair[0]) if km <= CANDIDATE_RADIUS_KM]
+
+
+def linked_ids(report: Report) -> set[int]:
+    pairs = CorroborationLink.objects.filter(Q(report=report) | Q(other=report)).values_list(
+        "report_id", "other_id"
+    )
+    return {pk for pair in pairs for pk in pair} - {report.pk}
+
+
+@dataclass(frozen=True)
+class CorroborationState:
+    """The reports that describe one event (linked directly or through others)."""
+
+    reports: tuple[Report, ...]
+    delegations: tuple[Party, ...]
+
+    @property
+    def corroborated(self) -> bool:
+        return len(self.reports) >= 2
+
+    @property
+    def jointly_confirmed(self) -> bool:
+        """Observers of at least two delegations (say Russian and Turkish) agree."""
+        return len(self.delegations) >= 2
+
+
+def corroboration_state(*, report: Report) -> CorroborationState:
+    """Walk the links from ``report``; rejected and retracted reports do not count."""
+    seen = {report.pk}
+    frontier = {report.pk}
+    while frontier:
+        pairs = CorroborationLink.objects.filter(
+            Q(report_id__in=frontier) | Q(other_id__in=frontier)
+        ).values_list("report_id", "other_id")
+        found = {pk for pair in pairs for pk in pair} - seen
+        seen |= found
+        frontier = found
+    reports = tuple(
+        Report.objects.filter(pk__in=seen)
+        .exclude(status__in=NOT_COUNTED)
+        .select_related("delegation")
+        .order_by("occurred_at", "pk")
+    )
+    delegations = {r.delegation_id: r.delegation for r in reports}
+    return CorroborationState(
+        reports=reports,
+        delegations=tuple(sorted(delegations.values(), key=lambda party: party.name)),
+    )
+
+
+def report_list() -> QuerySet[Report]:
+    return Report.objects.select_related("center", "zone", "delegation", "author")
