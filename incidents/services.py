@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -23,11 +23,18 @@ from monitoring.models import Observer
 from monitoring.selectors import observer_for_user
 from monitoring.services import audit_entry_create, record_diff, record_snapshot
 from zones.classifier import classify_point
-from zones.models import Zone
+from zones.models import Post, Zone
 from zones.selectors import zone_in_force, zone_list
 
 from .choices import ReportKind, ReportStatus
-from .models import CorroborationLink, Report, ReportCounter, ReportTransition
+from .models import (
+    CheckpointDetail,
+    CorroborationLink,
+    Report,
+    ReportCounter,
+    ReportTransition,
+    ViolationDetail,
+)
 
 S = ReportStatus
 
@@ -107,15 +114,72 @@ def _validate(report: Report) -> None:
         raise ValidationError(errors)
 
 
+def _checkpoint_overlap_errors(report: Report, shift: CheckpointDetail) -> dict[str, str]:
+    """One delegation's shifts at one checkpoint do not overlap (rejected and retracted
+    reports aside)."""
+    clash = (
+        CheckpointDetail.objects.select_related("report")
+        .filter(
+            checkpoint_id=shift.checkpoint_id,
+            report__delegation_id=report.delegation_id,
+            period_start__lt=shift.period_end,
+            period_end__gt=shift.period_start,
+        )
+        .exclude(report_id=report.pk)
+        .exclude(report__status__in=(S.REJECTED, S.RETRACTED))
+        .first()
+    )
+    if clash is None:
+        return {}
+    return {
+        "period_start": (
+            f"Your delegation's report {clash.report.reference} already covers "
+            f"{timezone.localtime(clash.period_start):%Y-%m-%d %H:%M} to "
+            f"{timezone.localtime(clash.period_end):%H:%M} at this checkpoint."
+        )
+    }
+
+
+def _detail_save(report: Report, detail: Mapping[str, Any]) -> models.Model | None:
+    """Validate and save the kind's own detail (violation or checkpoint shift)."""
+    model = {ReportKind.VIOLATION: ViolationDetail, ReportKind.CHECKPOINT: CheckpointDetail}.get(
+        report.kind
+    )
+    if model is None:
+        if detail:
+            raise ValidationError(
+                {"kind": f"{report.get_kind_display()} details are not kept yet."}
+            )
+        return
+    instance = model(report=report, **detail)
+    errors: dict[str, list[str]] = {}
+    try:
+        instance.full_clean(exclude=["report"])
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if isinstance(instance, CheckpointDetail) and not errors:
+        for field, message in _checkpoint_overlap_errors(report, instance).items():
+            errors.setdefault(field, []).append(message)
+    if errors:
+        raise ValidationError(errors)
+    instance.save()
+    return instance
+
+
 def report_create(
     *,
     actor: AbstractBaseUser,
     kind: str,
     values: Mapping[str, Any],
+    detail: Mapping[str, Any] | None = None,
     zone_override: Zone | None = None,
     zone_override_reason: str = "",
 ) -> Report:
-    """File a draft as ``actor`` (an observer): center and delegation come from the profile."""
+    """File a draft as ``actor`` (an observer): center and delegation come from the profile.
+
+    ``detail`` holds the kind's own fields (a violation's category and casualties, a
+    checkpoint shift's period and crossings); it is saved in the same transaction.
+    """
     observer = _observer(actor)
     if observer.role not in (ObserverRole.OBSERVER, ObserverRole.COORDINATOR):
         raise PermissionDenied("Only observers and coordinators file reports.")
@@ -137,11 +201,23 @@ def report_create(
         _classify(report, zone_override=zone_override, override_reason=zone_override_reason)
         report.reference = report_reference_next(center=observer.center, moment=now)
         report.save()
+        changes = {key: [None, value] for key, value in record_snapshot(report).items()}
+        if detail is not None:
+            checkpoint = detail.get("checkpoint")
+            if kind == ReportKind.CHECKPOINT and checkpoint is not None:
+                # Serialize filings for one checkpoint, so two overlapping shifts filed at the
+                # same moment cannot both pass the overlap check.
+                Post.objects.select_for_update().filter(pk=checkpoint.pk).first()
+            saved = _detail_save(report, detail)
+            if saved is not None:
+                changes.update(
+                    {
+                        f"{kind}.{key}": [None, value]
+                        for key, value in record_snapshot(saved).items()
+                    }
+                )
         audit_entry_create(
-            actor=actor,
-            action=AuditEntryAction.CREATE,
-            instance=report,
-            changes={key: [None, value] for key, value in record_snapshot(report).items()},
+            actor=actor, action=AuditEntryAction.CREATE, instance=report, changes=changes
         )
     return report
 

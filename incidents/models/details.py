@@ -3,10 +3,12 @@ humanitarian convoy, a checkpoint's shift."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
 from monitoring.models import Party
+from zones.choices import PostKind
 from zones.models import Post, Settlement
 
 from ..choices import (
@@ -97,6 +99,19 @@ class ViolationDetail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.report} {self.get_category_display()}"
+
+    def clean(self) -> None:
+        errors = {}
+        for group in CASUALTY_GROUPS:
+            low, best, high = (getattr(self, f"{group}_{e}") for e in ("low", "best", "high"))
+            if None not in (low, best, high) and not low <= best <= high:
+                label = group.replace("_", " ")
+                errors[f"{group}_best"] = (
+                    f"{label.capitalize()}: the low estimate ({low}) cannot exceed the best "
+                    f"({best}), nor the best the high ({high})."
+                )
+        if errors:
+            raise ValidationError(errors)
 
 
 class ConvoyDetail(models.Model):
@@ -227,6 +242,15 @@ class CheckpointDetail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.report} {self.checkpoint_id} {self.period_start:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.period_start and self.period_end and self.period_end <= self.period_start:
+            errors["period_end"] = "The period ends after it starts."
+        if self.checkpoint_id and self.checkpoint.kind != PostKind.CHECKPOINT:
+            errors["checkpoint"] = f"{self.checkpoint} is an observation post, not a checkpoint."
+        if errors:
+            raise ValidationError(errors)
 
 
 class AccessIncident(models.Model):
