@@ -18,4 +18,5 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("", include("monitoring.urls")),
     path("zones/", include("zones.urls")),
+    path("reports/", include("incidents.urls")),
 ]

@@ -1,4 +1,5 @@
-"""Reads of reports: corroboration candidates and the agreement state of an event."""
+"""Reads of reports: who sees which report, corroboration candidates and the agreement
+state of an event."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from datetime import timedelta
 
 from django.db.models import Q, QuerySet
 
+from monitoring.choices import ObserverRole
 from monitoring.models import Party
+from monitoring.selectors import observer_for_user
 from zones.geometry import EARTH_RADIUS_KM, haversine_km
 
 from .choices import ReportStatus
@@ -96,3 +99,40 @@ def corroboration_state(*, report: Report) -> CorroborationState:
 
 def report_list() -> QuerySet[Report]:
     return Report.objects.select_related("center", "zone", "delegation", "author")
+
+
+def report_visibility_q(user) -> Q | None:
+    """The rule of docs/permissions.md as a filter; ``None`` means nothing at all.
+
+    - observer: their own reports (drafts included), the non-draft reports of their
+      delegation in their center, and their center's verified reports;
+    - coordinator: every report of their center except other people's drafts;
+    - partner, administrator: their center's verified reports;
+    - no profile, or an inactive one: nothing. Nobody sees another center's reports.
+    """
+    observer = observer_for_user(user)
+    if observer is None or not user.is_active:
+        return None
+    own_center = Q(center_id=observer.center_id)
+    verified = own_center & Q(status=ReportStatus.VERIFIED)
+    mine = Q(author_id=user.pk)
+    if observer.role == ObserverRole.COORDINATOR:
+        return mine | (own_center & ~Q(status=ReportStatus.DRAFT))
+    if observer.role == ObserverRole.OBSERVER:
+        delegation = (
+            own_center & Q(delegation_id=observer.delegation_id) & ~Q(status=ReportStatus.DRAFT)
+        )
+        return mine | delegation | verified
+    return verified
+
+
+def reports_visible_to(*, user, queryset: QuerySet[Report] | None = None) -> QuerySet[Report]:
+    """The reports ``user`` may see (of ``queryset``, default :func:`report_list`)."""
+    queryset = report_list() if queryset is None else queryset
+    rule = report_visibility_q(user)
+    return queryset.none() if rule is None else queryset.filter(rule)
+
+
+def report_visible(*, user, report: Report) -> bool:
+    rule = report_visibility_q(user)
+    return rule is not None and Report.objects.filter(rule, pk=report.pk).exists()

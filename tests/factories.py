@@ -297,3 +297,59 @@ class ExcludedAreaFactory(ServiceFactory):
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
         return excluded_area_save(area=model_class(*args, **kwargs), actor=None)
+
+
+# --- Reports (issue 3): filed and moved through the workflow by the services -------------
+
+REPORT_OCCURRED = datetime(2017, 6, 3, 11, 0, tzinfo=UTC)
+
+
+def report_values(**overrides) -> dict:
+    """Common report fields for a point in the default test zone (35.9 N, 36.6 E)."""
+    from incidents.choices import ReportSource
+
+    base = {
+        "latitude": 35.9,
+        "longitude": 36.6,
+        "occurred_at": REPORT_OCCURRED,
+        "source": ReportSource.SEEN,
+        "narrative": "Mortar fire observed to the north-east, four impacts.",
+    }
+    return {**base, **overrides}
+
+
+def report_file(
+    author,
+    *,
+    kind: str = "violation",
+    status: str = "draft",
+    reviewer=None,
+    detail: dict | None = None,
+    **values,
+):
+    """File a report as ``author`` through the services and move it to ``status``.
+
+    ``reviewer`` (a coordinator of the center who is not the author) is needed for the
+    statuses a coordinator sets: verified, disputed, rejected, returned.
+    """
+    from incidents.choices import ReportKind, ReportStatus
+    from incidents.services import report_create, report_transition
+
+    if detail is None and kind == ReportKind.VIOLATION:
+        detail = {"category": "shelling"}
+    report = report_create(actor=author, kind=kind, values=report_values(**values), detail=detail)
+    S = ReportStatus
+    steps = {
+        S.DRAFT: [],
+        S.SUBMITTED: [(S.SUBMITTED, author)],
+        S.RETRACTED: [(S.RETRACTED, author)],
+        S.VERIFIED: [(S.SUBMITTED, author), (S.VERIFIED, reviewer)],
+        S.DISPUTED: [(S.SUBMITTED, author), (S.DISPUTED, reviewer)],
+        S.REJECTED: [(S.SUBMITTED, author), (S.REJECTED, reviewer)],
+        S.RETURNED: [(S.SUBMITTED, author), (S.RETURNED, reviewer)],
+    }[status]
+    for to_status, actor in steps:
+        report = report_transition(
+            report=report, to_status=to_status, actor=actor, comment=f"Test: {to_status}."
+        )
+    return report
