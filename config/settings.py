@@ -179,6 +179,12 @@ STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", VAR_DIR / "media"))
+# Report attachments: the largest file accepted, and the types allowed (decided by the
+# file's content, never by its name): JPEG, PNG and WebP photos, PDF documents.
+ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+ATTACHMENT_CONTENT_TYPES = env_list(
+    "ATTACHMENT_CONTENT_TYPES", ["image/jpeg", "image/png", "image/webp", "application/pdf"]
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -243,6 +249,21 @@ SPECTACULAR_SETTINGS = {
         "PostKindEnum": "zones.choices.PostKind",
         "PostStatusEnum": "zones.choices.PostStatus",
         "SettlementReconciliationStatusEnum": "zones.choices.SettlementReconciliationStatus",
+        "ReportKindEnum": "incidents.choices.ReportKind",
+        "ReportStatusEnum": "incidents.choices.ReportStatus",
+        "ReportPlacePrecisionEnum": "incidents.choices.ReportPlacePrecision",
+        "ReportTimePrecisionEnum": "incidents.choices.ReportTimePrecision",
+        "ReportSourceEnum": "incidents.choices.ReportSource",
+        "ReportConfidenceEnum": "incidents.choices.ReportConfidence",
+        "ViolationCategoryEnum": "incidents.choices.ViolationCategory",
+        "ConvoyOperationEnum": "incidents.choices.ConvoyOperation",
+        "ConvoyStatusEnum": "incidents.choices.ConvoyStatus",
+        "CargoCategoryEnum": "incidents.choices.CargoCategory",
+        "CargoUnitEnum": "incidents.choices.CargoUnit",
+        "CheckpointStatusEnum": "incidents.choices.CheckpointStatus",
+        "AccessIncidentKindEnum": "incidents.choices.AccessIncidentKind",
+        "AuditEntrySourceEnum": "monitoring.choices.AuditEntrySource",
+        "AuditEntryActionEnum": "monitoring.choices.AuditEntryAction",
         "GeoJSONFeatureTypeEnum": ["Feature"],
         "GeoJSONFeatureCollectionTypeEnum": ["FeatureCollection"],
         "GeoJSONMultiPolygonTypeEnum": ["MultiPolygon"],

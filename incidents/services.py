@@ -1,25 +1,39 @@
-"""Every write to reports: filing, editing, the workflow's transitions.
+"""Every write to reports: filing, editing, the workflow's transitions, corroboration links
+and attachments.
 
 Each function is keyword-only, runs in one transaction, validates (``full_clean`` plus the
-database constraints), enforces who may do it, and writes its own audit entry and, for a
-transition, a :class:`ReportTransition` row. Nothing is ever deleted.
+database constraints) before it writes anything, enforces who may do it, and writes its own
+audit entry and, for a transition, a :class:`ReportTransition` row. Nothing is ever deleted
+(an edit of a draft replaces the rows of its detail; the audit entry keeps the old ones).
+
+``at`` (default: now) is the moment the action is recorded: the report's ``reported_at``,
+``updated_at`` and ``submitted_at``, a transition's time, a link's or attachment's creation
+and the day of the reference number. Imports and demo data pass it; the pages never do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+import hashlib
+import unicodedata
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from PIL import Image
 
-from monitoring.choices import AuditEntryAction, ObserverRole
-from monitoring.models import Observer
+from monitoring.choices import AuditEntryAction, ObserverRole, PartyKind
+from monitoring.models import Observer, Party
 from monitoring.selectors import observer_for_user
 from monitoring.services import audit_entry_create, record_diff, record_snapshot
 from zones.classifier import classify_point
@@ -28,15 +42,23 @@ from zones.selectors import zone_in_force, zone_list
 
 from .choices import ReportKind, ReportStatus
 from .models import (
+    AccessIncident,
+    Attachment,
+    CargoLine,
     CheckpointDetail,
+    ConvoyDetail,
+    ConvoyRouteStop,
+    ConvoyStage,
     CorroborationLink,
     Report,
     ReportCounter,
     ReportTransition,
     ViolationDetail,
 )
+from .models.report import attachment_path
 
 S = ReportStatus
+Errors = dict[str, list[str]]
 
 # Who may move a report from one status to another: "author" or "coordinator".
 TRANSITIONS: dict[tuple[str, str], str] = {
@@ -55,6 +77,10 @@ TRANSITIONS: dict[tuple[str, str], str] = {
 }
 EDITABLE = frozenset({S.DRAFT, S.RETURNED})
 NEEDS_COMMENT = frozenset({S.RETURNED, S.DISPUTED, S.REJECTED, S.RETRACTED})
+# Closed reports: nothing more is attached to them.
+CLOSED = frozenset({S.REJECTED, S.RETRACTED})
+# The longest checkpoint shift one report covers.
+SHIFT_MAX = timedelta(hours=24)
 
 
 class StaleEditError(ValidationError):
@@ -66,6 +92,19 @@ def _observer(actor: AbstractBaseUser) -> Observer:
     if observer is None:
         raise PermissionDenied("You need an active observer profile.")
     return observer
+
+
+def _add(errors: Errors, key: str, message: str | Sequence[str]) -> None:
+    messages = [message] if isinstance(message, str) else list(message)
+    errors.setdefault(key, []).extend(messages)
+
+
+def _moment(at: datetime | None) -> datetime:
+    return timezone.now() if at is None else at
+
+
+def _local(moment: datetime) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
 
 
 def report_reference_next(*, center, moment: datetime) -> str:
@@ -102,16 +141,284 @@ def _classify(report: Report, *, zone_override: Zone | None, override_reason: st
         report.zone_in_force = result.zone_in_force
 
 
-def _validate(report: Report) -> None:
-    errors: dict[str, list[str]] = {}
+def _report_errors(
+    report: Report,
+    moment: datetime,
+    *,
+    zone_override: Zone | None,
+    override_reason: str,
+) -> Errors:
+    """Everything wrong with the common fields; classifies the point when they are sound."""
+    errors: Errors = {}
     try:
         report.full_clean(exclude=["reference"])
     except ValidationError as exc:
         errors.update(exc.message_dict)
-    if report.occurred_at and report.occurred_at > timezone.now():
-        errors.setdefault("occurred_at", []).append("A report cannot describe the future.")
-    if errors:
-        raise ValidationError(errors)
+    occurred = report.occurred_at
+    if "occurred_at" not in errors and isinstance(occurred, datetime):
+        if occurred > timezone.now():
+            _add(errors, "occurred_at", "A report cannot describe the future.")
+        elif occurred > moment:
+            _add(
+                errors,
+                "occurred_at",
+                f"It cannot have happened after it was reported ({_local(moment)}).",
+            )
+    if not errors:
+        try:
+            _classify(report, zone_override=zone_override, override_reason=override_reason)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    return errors
+
+
+# --- The kinds' details ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """A list of child rows of a detail (a convoy's cargo, a shift's access incidents)."""
+
+    model: type[models.Model]
+    parent: str  # the row's foreign key to the detail
+    related_name: str  # the detail's reverse accessor
+    fields: tuple[str, ...]  # what a row gives
+    position: str | None = None  # a field numbered by the row's place in the list
+
+
+@dataclass(frozen=True)
+class DetailSpec:
+    model: type[models.Model]
+    m2m: tuple[str, ...] = ()
+    rows: Mapping[str, RowSpec] = field(default_factory=dict)
+
+    @property
+    def scalar_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.model._meta.concrete_fields if f.name != "report")
+
+
+DETAILS: dict[str, DetailSpec] = {
+    ReportKind.VIOLATION: DetailSpec(ViolationDetail),
+    ReportKind.CONVOY: DetailSpec(
+        ConvoyDetail,
+        m2m=("organizations",),
+        rows={
+            "cargo": RowSpec(
+                CargoLine,
+                "convoy",
+                "cargo",
+                ("category", "quantity", "unit", "delivered_quantity"),
+            ),
+            "route": RowSpec(
+                ConvoyRouteStop, "convoy", "stops", ("post", "passed_at"), position="position"
+            ),
+            "stages": RowSpec(ConvoyStage, "convoy", "stages", ("stage", "at", "note")),
+        },
+    ),
+    ReportKind.CHECKPOINT: DetailSpec(
+        CheckpointDetail,
+        rows={
+            "incidents": RowSpec(
+                AccessIncident, "shift", "incidents", ("kind", "count", "party", "reason_cited")
+            ),
+        },
+    ),
+}
+
+
+@dataclass
+class PendingDetail:
+    """A validated, unsaved detail with its many-to-many values and child rows."""
+
+    instance: models.Model
+    m2m: dict[str, list[int]]
+    rows: dict[str, list[models.Model]]
+
+
+def _plain(instance: models.Model, skip: Sequence[str] = ()) -> dict[str, Any]:
+    """A record's values as plain JSON data; decimals at their stored precision, so that
+    ``Decimal("12.5")`` typed and ``12.500`` stored are the same value."""
+    data = record_snapshot(instance)
+    for f in instance._meta.concrete_fields:
+        value = getattr(instance, f.attname)
+        if isinstance(f, models.DecimalField) and isinstance(value, Decimal):
+            data[f.attname] = format(value.quantize(Decimal(1).scaleb(-f.decimal_places)), "f")
+    for name in skip:
+        data.pop(name, None)
+    return data
+
+
+def _row_plain(spec: RowSpec, row: models.Model) -> dict[str, Any]:
+    parent = row._meta.get_field(spec.parent).attname
+    return _plain(row, skip=[parent, *([spec.position] if spec.position else [])])
+
+
+def _pending_snapshot(spec: DetailSpec, pending: PendingDetail) -> dict[str, Any]:
+    data = _plain(pending.instance)
+    for name in spec.m2m:
+        data[name] = sorted(pending.m2m[name])
+    for key, row_spec in spec.rows.items():
+        data[key] = [_row_plain(row_spec, row) for row in pending.rows[key]]
+    return data
+
+
+def _saved_snapshot(spec: DetailSpec, instance: models.Model | None) -> dict[str, Any]:
+    if instance is None:
+        return {}
+    data = _plain(instance)
+    for name in spec.m2m:
+        data[name] = sorted(getattr(instance, name).values_list("pk", flat=True))
+    for key, row_spec in spec.rows.items():
+        rows = getattr(instance, row_spec.related_name).order_by(row_spec.position or "pk", "pk")
+        data[key] = [_row_plain(row_spec, row) for row in rows]
+    return data
+
+
+def _detail_saved(report: Report) -> models.Model | None:
+    spec = DETAILS[report.kind]
+    return spec.model.objects.filter(report_id=report.pk).first() if report.pk else None
+
+
+def _clean(instance: models.Model, exclude: Sequence[str], prefix: str, errors: Errors) -> None:
+    try:
+        instance.full_clean(exclude=list(exclude))
+    except ValidationError as exc:
+        for key, messages in exc.message_dict.items():
+            name = prefix.rstrip(".") if key == NON_FIELD_ERRORS else f"{prefix}{key}"
+            _add(errors, name or key, messages)
+
+
+def _build(
+    model: type[models.Model],
+    parent: Mapping[str, Any],
+    values: Mapping[str, Any],
+    prefix: str,
+    errors: Errors,
+) -> models.Model:
+    """An unsaved record of ``values``, validated; a value of the wrong type for a related
+    field (not a record of the right model) is an error on that field, not a crash."""
+    instance = model(**parent)
+    wrong = []
+    for name, value in values.items():
+        try:
+            setattr(instance, name, value)
+        except (TypeError, ValueError):
+            _add(errors, f"{prefix}{name}", "Not a valid choice.")
+            wrong.append(name)
+    _clean(instance, [*parent, *wrong], prefix, errors)
+    return instance
+
+
+def _detail_build(
+    report: Report, detail: Mapping[str, Any], moment: datetime
+) -> tuple[PendingDetail, Errors]:
+    """The kind's detail, validated in full (every row) before anything is saved.
+
+    Errors are keyed by field (``category``, ``obstruction_reason``) and, for the rows of a
+    list, by list, place and field (``cargo.0.quantity``, ``route.1.post``).
+    """
+    spec = DETAILS[report.kind]
+    errors: Errors = {}
+    allowed = {*spec.scalar_fields, *spec.m2m, *spec.rows}
+    for key in detail:
+        if key not in allowed:
+            _add(errors, key, f"Not a field of a {report.get_kind_display().lower()} report.")
+    instance = _build(
+        spec.model,
+        {"report": report},
+        {k: v for k, v in detail.items() if k in spec.scalar_fields},
+        "",
+        errors,
+    )
+
+    m2m: dict[str, list[int]] = {}
+    for name in spec.m2m:
+        m2m[name] = [getattr(value, "pk", value) for value in detail.get(name) or []]
+
+    rows: dict[str, list[models.Model]] = {}
+    for key, row_spec in spec.rows.items():
+        rows[key] = []
+        for place, given in enumerate(detail.get(key) or []):
+            prefix = f"{key}.{place}."
+            if not isinstance(given, Mapping):
+                _add(errors, f"{key}.{place}", "Each row is a set of fields.")
+                continue
+            for name in given:
+                if name not in row_spec.fields:
+                    _add(errors, f"{prefix}{name}", "Not a field of this row.")
+            values = {k: v for k, v in given.items() if k in row_spec.fields}
+            if row_spec.position:
+                values[row_spec.position] = place
+            rows[key].append(
+                _build(row_spec.model, {row_spec.parent: instance}, values, prefix, errors)
+            )
+
+    pending = PendingDetail(instance=instance, m2m=m2m, rows=rows)
+    if report.kind == ReportKind.CONVOY:
+        _convoy_errors(pending, moment, errors)
+    elif report.kind == ReportKind.CHECKPOINT:
+        _checkpoint_errors(report, pending, moment, errors)
+    return pending, errors
+
+
+def _convoy_errors(pending: PendingDetail, moment: datetime, errors: Errors) -> None:
+    """A convoy is run by humanitarian organizations, passes each checkpoint of its route
+    once and in order, and its passages and stages have happened already."""
+    ids = pending.m2m["organizations"]
+    parties = Party.objects.in_bulk([pk for pk in ids if isinstance(pk, int)])
+    if not ids:
+        _add(errors, "organizations", "Name the organizations running the convoy.")
+    for pk in ids:
+        party = parties.get(pk)
+        if party is None:
+            _add(errors, "organizations", f"Unknown organization {pk!r}.")
+        elif party.kind != PartyKind.HUMANITARIAN_ORG:
+            _add(errors, "organizations", f"{party} is not a humanitarian organization.")
+
+    seen: dict[int, int] = {}
+    previous: datetime | None = None
+    for place, stop in enumerate(pending.rows["route"]):
+        if stop.post_id in seen:
+            _add(
+                errors,
+                f"route.{place}.post",
+                f"{stop.post} is already stop {seen[stop.post_id] + 1} of the route.",
+            )
+        elif stop.post_id is not None:
+            seen[stop.post_id] = place
+        passed = stop.passed_at
+        if not isinstance(passed, datetime) or f"route.{place}.passed_at" in errors:
+            continue
+        if passed > moment:
+            _add(errors, f"route.{place}.passed_at", "The convoy has not passed it yet.")
+        elif previous is not None and passed < previous:
+            _add(
+                errors,
+                f"route.{place}.passed_at",
+                f"Passed before the previous checkpoint of the route ({_local(previous)}).",
+            )
+        previous = passed
+
+    for place, stage in enumerate(pending.rows["stages"]):
+        if isinstance(stage.at, datetime) and stage.at > moment:
+            _add(errors, f"stages.{place}.at", "A stage's time cannot be in the future.")
+
+
+def _checkpoint_errors(
+    report: Report, pending: PendingDetail, moment: datetime, errors: Errors
+) -> None:
+    """A shift has begun, lasts at most a day, and does not overlap another shift of the
+    same delegation at the same checkpoint."""
+    shift = pending.instance
+    if {"period_start", "period_end", "checkpoint"} & set(errors):
+        return
+    assert isinstance(shift, CheckpointDetail)
+    if shift.period_start > moment:
+        _add(errors, "period_start", "The shift has not begun yet.")
+    if shift.period_end - shift.period_start > SHIFT_MAX:
+        _add(errors, "period_end", "One report covers a shift of at most 24 hours.")
+    for key, message in _checkpoint_overlap_errors(report, shift).items():
+        _add(errors, key, message)
 
 
 def _checkpoint_overlap_errors(report: Report, shift: CheckpointDetail) -> dict[str, str]:
@@ -134,36 +441,42 @@ def _checkpoint_overlap_errors(report: Report, shift: CheckpointDetail) -> dict[
     return {
         "period_start": (
             f"Your delegation's report {clash.report.reference} already covers "
-            f"{timezone.localtime(clash.period_start):%Y-%m-%d %H:%M} to "
+            f"{_local(clash.period_start)} to "
             f"{timezone.localtime(clash.period_end):%H:%M} at this checkpoint."
         )
     }
 
 
-def _detail_save(report: Report, detail: Mapping[str, Any]) -> models.Model | None:
-    """Validate and save the kind's own detail (violation or checkpoint shift)."""
-    model = {ReportKind.VIOLATION: ViolationDetail, ReportKind.CHECKPOINT: CheckpointDetail}.get(
-        report.kind
-    )
-    if model is None:
-        if detail:
-            raise ValidationError(
-                {"kind": f"{report.get_kind_display()} details are not kept yet."}
-            )
-        return
-    instance = model(report=report, **detail)
-    errors: dict[str, list[str]] = {}
-    try:
-        instance.full_clean(exclude=["report"])
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-    if isinstance(instance, CheckpointDetail) and not errors:
-        for field, message in _checkpoint_overlap_errors(report, instance).items():
-            errors.setdefault(field, []).append(message)
-    if errors:
-        raise ValidationError(errors)
+def _lock_checkpoint(report: Report, detail: Mapping[str, Any] | None) -> None:
+    """Serialize filings for one checkpoint, so two overlapping shifts filed at the same
+    moment cannot both pass the overlap check."""
+    checkpoint = (detail or {}).get("checkpoint")
+    if report.kind == ReportKind.CHECKPOINT and isinstance(checkpoint, Post):
+        Post.objects.select_for_update().filter(pk=checkpoint.pk).first()
+
+
+def _detail_write(
+    spec: DetailSpec, pending: PendingDetail, *, rows_changed: Sequence[str]
+) -> models.Model:
+    """Save a validated detail; the lists in ``rows_changed`` replace the stored rows."""
+    instance = pending.instance
     instance.save()
+    for name in spec.m2m:
+        getattr(instance, name).set(pending.m2m[name])
+    for key in rows_changed:
+        row_spec = spec.rows[key]
+        row_spec.model.objects.filter(**{row_spec.parent: instance}).delete()
+        for row in pending.rows[key]:
+            setattr(row, row_spec.parent, instance)
+            row.save()
     return instance
+
+
+def _prefixed(kind: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"{kind}.{key}": value for key, value in changes.items()}
+
+
+# --- Filing and editing --------------------------------------------------------------------
 
 
 def report_create(
@@ -174,48 +487,51 @@ def report_create(
     detail: Mapping[str, Any] | None = None,
     zone_override: Zone | None = None,
     zone_override_reason: str = "",
+    at: datetime | None = None,
 ) -> Report:
     """File a draft as ``actor`` (an observer): center and delegation come from the profile.
 
-    ``detail`` holds the kind's own fields (a violation's category and casualties, a
-    checkpoint shift's period and crossings); it is saved in the same transaction.
+    ``detail`` holds the kind's own fields (a violation's category and casualties; a
+    convoy's organizations, cargo, route and stages; a checkpoint shift's period, crossings
+    and access incidents). Everything is validated first, every error reported at once, and
+    saved in one transaction with one audit entry.
     """
     observer = _observer(actor)
     if observer.role not in (ObserverRole.OBSERVER, ObserverRole.COORDINATOR):
         raise PermissionDenied("Only observers and coordinators file reports.")
     if kind not in ReportKind.values:
         raise ValidationError({"kind": f"Unknown report kind {kind!r}."})
-    now = timezone.now()
+    moment = _moment(at)
     report = Report(
         kind=kind,
         center=observer.center,
         author=actor,
         delegation=observer.delegation,
-        reported_at=now,
-        updated_at=now,
+        reported_at=moment,
+        updated_at=moment,
         status=S.DRAFT,
         **values,
     )
+    spec = DETAILS[kind]
     with transaction.atomic():
-        _validate(report)
-        _classify(report, zone_override=zone_override, override_reason=zone_override_reason)
-        report.reference = report_reference_next(center=observer.center, moment=now)
+        errors = _report_errors(
+            report, moment, zone_override=zone_override, override_reason=zone_override_reason
+        )
+        pending = None
+        if detail is not None:
+            _lock_checkpoint(report, detail)
+            pending, detail_errors = _detail_build(report, detail, moment)
+            for key, messages in detail_errors.items():
+                _add(errors, key, messages)
+        if errors:
+            raise ValidationError(errors)
+        report.reference = report_reference_next(center=observer.center, moment=moment)
         report.save()
         changes = {key: [None, value] for key, value in record_snapshot(report).items()}
-        if detail is not None:
-            checkpoint = detail.get("checkpoint")
-            if kind == ReportKind.CHECKPOINT and checkpoint is not None:
-                # Serialize filings for one checkpoint, so two overlapping shifts filed at the
-                # same moment cannot both pass the overlap check.
-                Post.objects.select_for_update().filter(pk=checkpoint.pk).first()
-            saved = _detail_save(report, detail)
-            if saved is not None:
-                changes.update(
-                    {
-                        f"{kind}.{key}": [None, value]
-                        for key, value in record_snapshot(saved).items()
-                    }
-                )
+        if pending is not None:
+            _detail_write(spec, pending, rows_changed=list(spec.rows))
+            after = _pending_snapshot(spec, pending)
+            changes.update(_prefixed(kind, {key: [None, v] for key, v in after.items()}))
         audit_entry_create(
             actor=actor, action=AuditEntryAction.CREATE, instance=report, changes=changes
         )
@@ -228,8 +544,7 @@ def _lock(report: Report, expected_revision: int | None) -> Report:
         raise StaleEditError(
             f"{current.reference} was changed after you opened it (now revision "
             f"{current.revision}, yours {expected_revision}, last saved "
-            f"{timezone.localtime(current.updated_at):%Y-%m-%d %H:%M}). Reload it and "
-            "apply your change again.",
+            f"{_local(current.updated_at)}). Reload it and apply your change again.",
             code="stale",
         )
     return current
@@ -241,10 +556,20 @@ def report_update(
     actor: AbstractBaseUser,
     expected_revision: int,
     values: Mapping[str, Any],
+    detail: Mapping[str, Any] | None = None,
     zone_override: Zone | None = None,
     zone_override_reason: str = "",
+    at: datetime | None = None,
 ) -> Report:
-    """Edit a draft or returned report, by its author, refusing a stale copy."""
+    """Edit a draft or returned report, by its author, refusing a stale copy.
+
+    ``detail``, when given, is the kind's whole detail as :func:`report_create` takes it: it
+    replaces the stored fields and child rows (left-out fields take their defaults, left-out
+    lists are emptied). One audit entry holds before and after of every changed field,
+    detail fields as ``violation.category``, ``convoy.cargo``. No change, no write.
+    """
+    moment = _moment(at)
+    spec = DETAILS[report.kind]
     with transaction.atomic():
         current = _lock(report, expected_revision)
         if current.author_id != actor.pk:
@@ -256,11 +581,66 @@ def report_update(
         before = record_snapshot(current)
         for key, value in values.items():
             setattr(current, key, value)
-        _validate(current)
-        _classify(current, zone_override=zone_override, override_reason=zone_override_reason)
+        errors = _report_errors(
+            current, moment, zone_override=zone_override, override_reason=zone_override_reason
+        )
+        pending = None
+        if detail is not None:
+            _lock_checkpoint(current, detail)
+            pending, detail_errors = _detail_build(current, detail, moment)
+            for key, messages in detail_errors.items():
+                _add(errors, key, messages)
+        if errors:
+            raise ValidationError(errors)
+        changes = record_diff(before, record_snapshot(current))
+        detail_changes: dict[str, list[Any]] = {}
+        if pending is not None:
+            saved = _detail_saved(current)
+            detail_before = _saved_snapshot(spec, saved)
+            detail_after = _pending_snapshot(spec, pending)
+            if saved is None:
+                detail_changes = {key: [None, v] for key, v in detail_after.items()}
+            else:
+                detail_changes = record_diff(detail_before, detail_after)
+        if not changes and not detail_changes:
+            return current
+        current.revision += 1
+        current.updated_at = moment
+        current.save()
+        if detail_changes:
+            assert pending is not None
+            rows_changed = [key for key in spec.rows if key in detail_changes]
+            _detail_write(spec, pending, rows_changed=rows_changed)
+        audit_entry_create(
+            actor=actor,
+            action=AuditEntryAction.UPDATE,
+            instance=current,
+            changes={
+                **record_diff(before, record_snapshot(current)),
+                **_prefixed(current.kind, detail_changes),
+            },
+        )
+    return current
+
+
+# --- Reclassification ---------------------------------------------------------------------
+
+
+def report_reclassify(*, report: Report, actor: AbstractBaseUser | None, comment: str = "") -> bool:
+    """Re-check a report's zone and flags against the zone lines, terms and areas now known.
+
+    An observer's override is kept (its zone's "in force" re-checked). A report that changes
+    gets a new revision and an audit entry; one already right is not touched. Returns
+    whether it changed.
+    """
+    with transaction.atomic():
+        current = _lock(report, None)
+        before = record_snapshot(current)
+        override = current.zone if current.zone_override_reason else None
+        _classify(current, zone_override=override, override_reason=current.zone_override_reason)
         changes = record_diff(before, record_snapshot(current))
         if not changes:
-            return current
+            return False
         current.revision += 1
         current.updated_at = timezone.now()
         current.save()
@@ -269,8 +649,34 @@ def report_update(
             action=AuditEntryAction.UPDATE,
             instance=current,
             changes=record_diff(before, record_snapshot(current)),
+            comment=comment or "Zone and flags re-checked against the current zone lines.",
         )
-    return current
+    return True
+
+
+def reports_reclassify(
+    *,
+    since: datetime | None,
+    actor: AbstractBaseUser | None,
+    progress: Callable[[str], Any] | None = None,
+    batch: int = 1000,
+) -> tuple[int, int]:
+    """Re-check every report that occurred from ``since`` (``None``: all); returns
+    ``(checked, changed)``. Safe to run twice: the second run changes nothing."""
+    reports = Report.objects.order_by("pk")
+    if since is not None:
+        reports = reports.filter(occurred_at__gte=since)
+    checked = changed = 0
+    for report in reports.iterator(chunk_size=batch):
+        checked += 1
+        if report_reclassify(report=report, actor=actor):
+            changed += 1
+        if progress is not None and checked % batch == 0:
+            progress(f"{checked:,} reports checked, {changed:,} changed")
+    return checked, changed
+
+
+# --- The workflow --------------------------------------------------------------------------
 
 
 def report_transition(
@@ -280,8 +686,10 @@ def report_transition(
     actor: AbstractBaseUser,
     comment: str = "",
     expected_revision: int | None = None,
+    at: datetime | None = None,
 ) -> Report:
     """Move a report through the workflow if the rules allow this actor to."""
+    moment = _moment(at)
     with transaction.atomic():
         current = _lock(report, expected_revision)
         who = TRANSITIONS.get((current.status, to_status))
@@ -310,20 +718,19 @@ def report_transition(
             raise ValidationError(
                 {"comment": "A violation is verified on corroboration or a coordinator's note."}
             )
-        now = timezone.now()
         from_status = current.status
         current.status = to_status
         current.revision += 1
-        current.updated_at = now
+        current.updated_at = moment
         if to_status == S.SUBMITTED and current.submitted_at is None:
-            current.submitted_at = now
+            current.submitted_at = moment
         current.save()
         ReportTransition.objects.create(
             report=current,
             from_status=from_status,
             to_status=to_status,
             actor=actor,
-            at=now,
+            at=moment,
             comment=comment.strip(),
         )
         audit_entry_create(
@@ -337,7 +744,12 @@ def report_transition(
 
 
 def corroboration_link(
-    *, report: Report, other: Report, actor: AbstractBaseUser, note: str = ""
+    *,
+    report: Report,
+    other: Report,
+    actor: AbstractBaseUser,
+    note: str = "",
+    at: datetime | None = None,
 ) -> CorroborationLink:
     """Record that two reports describe the same event.
 
@@ -369,7 +781,7 @@ def corroboration_link(
         if CorroborationLink.objects.filter(report=low, other=high).exists():
             raise ValidationError({"other": "These reports are already linked."})
         link = CorroborationLink.objects.create(
-            report=low, other=high, created_by=actor, created_at=timezone.now(), note=note.strip()
+            report=low, other=high, created_by=actor, created_at=_moment(at), note=note.strip()
         )
         for one, two in ((low, high), (high, low)):
             audit_entry_create(
@@ -380,3 +792,177 @@ def corroboration_link(
                 comment=note.strip(),
             )
     return link
+
+
+# --- Attachments ---------------------------------------------------------------------------
+
+# What each accepted type is called in messages.
+ATTACHMENT_TYPE_LABELS = {
+    "image/jpeg": "JPEG photo",
+    "image/png": "PNG image",
+    "image/webp": "WebP image",
+    "application/pdf": "PDF document",
+}
+_PILLOW_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def attachment_name_clean(name: str) -> str:
+    """The uploaded name as harmless metadata: no folders, no control or direction-changing
+    characters, at most 255 characters (the extension kept). Never used as a path."""
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] not in "CZ" or ch == " ")
+    name = " ".join(name.split())
+    if len(name) > 255:
+        stem, dot, extension = name.rpartition(".")
+        if dot and 0 < len(extension) <= 10:
+            name = f"{stem[: 254 - len(extension)]}.{extension}"
+        else:
+            name = name[:255]
+    return name or "attachment"
+
+
+def attachment_content_type(upload: UploadedFile) -> str | None:
+    """The file's type as its content shows it (never its name or the browser's word): a
+    PDF by its ``%PDF-`` header, a JPEG, PNG or WebP image by Pillow decoding it in full.
+    ``None`` for anything else, or a damaged or oversized image."""
+    upload.seek(0)
+    head = upload.read(5)
+    upload.seek(0)
+    if head == b"%PDF-":
+        return "application/pdf"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(upload, formats=list(_PILLOW_TYPES)) as image:
+                found = image.format
+                image.verify()
+            upload.seek(0)
+            with Image.open(upload, formats=list(_PILLOW_TYPES)) as image:
+                image.load()  # a truncated or corrupt image fails here
+    except Exception:  # any failure to decode untrusted bytes means "not an image"
+        return None
+    finally:
+        upload.seek(0)
+    return _PILLOW_TYPES.get(found or "")
+
+
+def _may_attach(observer: Observer, actor: AbstractBaseUser, report: Report) -> bool:
+    """The author; the center's coordinators, on the reports they see (not others' drafts)."""
+    if report.author_id == actor.pk:
+        return True
+    return (
+        observer.role == ObserverRole.COORDINATOR
+        and observer.center_id == report.center_id
+        and report.status != S.DRAFT
+    )
+
+
+def attachment_add(
+    *,
+    report: Report,
+    actor: AbstractBaseUser,
+    upload: UploadedFile,
+    at: datetime | None = None,
+) -> Attachment:
+    """Attach a photo (JPEG, PNG, WebP) or a PDF document to a report.
+
+    Allowed to the author and to the center's coordinators (on the reports they see);
+    rejected and retracted reports are closed. The type is decided by the content, the size
+    capped at ``settings.ATTACHMENT_MAX_BYTES``, the SHA-256 kept (the same file twice on
+    one report is refused), and the file stored as ``attachments/<report uuid>/<sha256>.<ext>``:
+    the uploaded name is kept as metadata only. Errors are keyed ``file``.
+    """
+    observer = _observer(actor)
+    moment = _moment(at)
+    name = attachment_name_clean(upload.name or "")
+    limit = settings.ATTACHMENT_MAX_BYTES
+    with transaction.atomic():
+        current = _lock(report, None)
+        if not _may_attach(observer, actor, current):
+            raise PermissionDenied(
+                "Only the report's author and its center's coordinators attach files."
+            )
+        if current.status in CLOSED:
+            raise ValidationError(
+                {
+                    "file": f"A {current.get_status_display().lower()} report is closed: "
+                    "nothing more is attached to it."
+                }
+            )
+        if upload.size is not None and upload.size > limit:
+            raise ValidationError(
+                {"file": f"{name} is {_megabytes(upload.size)}; the limit is {_megabytes(limit)}."}
+            )
+        digest = hashlib.sha256()
+        size = 0
+        upload.seek(0)
+        for chunk in upload.chunks():
+            size += len(chunk)
+            if size > limit:
+                raise ValidationError(
+                    {"file": f"{name} is larger than the limit of {_megabytes(limit)}."}
+                )
+            digest.update(chunk)
+        if size == 0:
+            raise ValidationError({"file": f"{name} is empty."})
+        sha256 = digest.hexdigest()
+        content_type = attachment_content_type(upload)
+        allowed = [t for t in settings.ATTACHMENT_CONTENT_TYPES if t in ATTACHMENT_TYPE_LABELS]
+        if content_type not in allowed:
+            kinds = ", ".join(ATTACHMENT_TYPE_LABELS[t] for t in allowed)
+            raise ValidationError(
+                {
+                    "file": f"{name} is not an accepted file ({kinds}); its content was "
+                    "checked, not its name."
+                }
+            )
+        twin = Attachment.objects.filter(report=current, sha256=sha256).first()
+        if twin is not None:
+            raise ValidationError(
+                {
+                    "file": f"This file is already attached to {current.reference} "
+                    f"(as {twin.original_name}, {_local(twin.uploaded_at)})."
+                }
+            )
+        attachment = Attachment(
+            report=current,
+            original_name=name,
+            content_type=content_type,
+            size=size,
+            sha256=sha256,
+            uploaded_by=actor,
+            uploaded_at=moment,
+        )
+        path = attachment_path(attachment, "")
+        storage = attachment.file.storage
+        written = None
+        if storage.exists(path):
+            # Named by its hash: a file left there by an earlier, failed attempt is this one.
+            attachment.file.name = path
+        else:
+            upload.seek(0)
+            written = storage.save(path, upload)
+            attachment.file.name = written
+        try:
+            attachment.full_clean()
+            attachment.save()
+            audit_entry_create(
+                actor=actor,
+                action=AuditEntryAction.ATTACH,
+                instance=current,
+                changes={
+                    "attachment.name": [None, name],
+                    "attachment.size": [None, size],
+                    "attachment.sha256": [None, sha256],
+                    "attachment.content_type": [None, content_type],
+                },
+            )
+        except BaseException:
+            if written is not None:
+                storage.delete(written)
+            raise
+    return attachment

@@ -1,7 +1,15 @@
 """Observers' reports: one common record (``Report``) with a detail per kind."""
 
 from .details import (
+    ACCESS_INCIDENT_FIELDS,
+    CARGO_FIELDS,
+    CASUALTY_FIELDS,
     CASUALTY_GROUPS,
+    CHECKPOINT_FIELDS,
+    CONVOY_FIELDS,
+    CROSSING_FIELDS,
+    STAGE_FIELDS,
+    VIOLATION_FIELDS,
     AccessIncident,
     CargoLine,
     CheckpointDetail,
@@ -10,10 +18,26 @@ from .details import (
     ConvoyStage,
     ViolationDetail,
 )
-from .report import Attachment, CorroborationLink, Report, ReportCounter, ReportTransition
+from .report import (
+    REPORT_FIELDS,
+    Attachment,
+    CorroborationLink,
+    Report,
+    ReportCounter,
+    ReportTransition,
+)
 
 __all__ = [
+    "ACCESS_INCIDENT_FIELDS",
+    "CARGO_FIELDS",
+    "CASUALTY_FIELDS",
     "CASUALTY_GROUPS",
+    "CHECKPOINT_FIELDS",
+    "CONVOY_FIELDS",
+    "CROSSING_FIELDS",
+    "REPORT_FIELDS",
+    "STAGE_FIELDS",
+    "VIOLATION_FIELDS",
     "AccessIncident",
     "Attachment",
     "CargoLine",

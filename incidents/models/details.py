@@ -3,6 +3,8 @@ humanitarian convoy, a checkpoint's shift."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
@@ -28,6 +30,46 @@ CASUALTY_GROUPS = (
     "combatants_killed",
     "combatants_injured",
 )
+CASUALTY_FIELDS = tuple(
+    f"{group}_{e}" for group in CASUALTY_GROUPS for e in ("low", "best", "high")
+)
+
+# The fields an observer gives for each kind (forms, API input and output share them; the
+# child rows -- cargo, route, stages, access incidents -- are listed with their models).
+VIOLATION_FIELDS = (
+    "category",
+    "alleged_perpetrator",
+    "affected_party",
+    "weapon",
+    "events",
+    "direction_degrees",
+    "distance_km",
+    *CASUALTY_FIELDS,
+    "damage",
+)
+CONVOY_FIELDS = (
+    "operation",
+    "organizations",
+    "vehicle_count",
+    "origin",
+    "destination",
+    "planned_at",
+    "status",
+    "beneficiaries",
+    "obstruction_reason",
+)
+CARGO_FIELDS = ("category", "quantity", "unit", "delivered_quantity")
+STAGE_FIELDS = ("stage", "at", "note")
+CROSSING_FIELDS = (
+    "civilians_in",
+    "civilians_out",
+    "vehicles_in",
+    "vehicles_out",
+    "humanitarian_loads",
+    "commercial_loads",
+)
+CHECKPOINT_FIELDS = ("checkpoint", "period_start", "period_end", "status", *CROSSING_FIELDS)
+ACCESS_INCIDENT_FIELDS = ("kind", "count", "party", "reason_cited")
 
 
 def _casualty_constraints() -> list[models.CheckConstraint]:
@@ -114,6 +156,10 @@ class ViolationDetail(models.Model):
             raise ValidationError(errors)
 
 
+# Convoy statuses whose report must give the obstruction reason.
+REASON_OWED = (ConvoyStatus.BLOCKED, ConvoyStatus.PARTIALLY_DELIVERED)
+
+
 class ConvoyDetail(models.Model):
     """A humanitarian convoy: who, what, where to, and how far it got."""
 
@@ -148,6 +194,12 @@ class ConvoyDetail(models.Model):
     def __str__(self) -> str:
         return f"{self.report} {self.get_operation_display()}"
 
+    def clean(self) -> None:
+        # Blocked or denied, or only partly delivered: the report says why.
+        if self.status in REASON_OWED and not (self.obstruction_reason or "").strip():
+            label = ConvoyStatus(self.status).label.lower()
+            raise ValidationError({"obstruction_reason": f"Say why the convoy was {label}."})
+
 
 class ConvoyRouteStop(models.Model):
     """The checkpoints a convoy's route passes, in order, and when it passed each."""
@@ -167,6 +219,13 @@ class ConvoyRouteStop(models.Model):
 
     def __str__(self) -> str:
         return f"{self.convoy_id} #{self.position} {self.post_id}"
+
+    def clean(self) -> None:
+        # A route runs through checkpoints; observation posts are not crossed.
+        if self.post_id and self.post.kind != PostKind.CHECKPOINT:
+            raise ValidationError(
+                {"post": f"{self.post} is an observation post, not a checkpoint."}
+            )
 
 
 class ConvoyStage(models.Model):
@@ -208,6 +267,21 @@ class CargoLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} {self.unit} {self.category}"
+
+    def clean(self) -> None:
+        errors = {}
+        quantity, delivered = self.quantity, self.delivered_quantity
+        if isinstance(quantity, (int, Decimal)) and quantity <= 0:
+            errors["quantity"] = "The quantity is more than zero."
+        if isinstance(delivered, (int, Decimal)):
+            if delivered < 0:
+                errors["delivered_quantity"] = "The delivered quantity cannot be negative."
+            elif isinstance(quantity, (int, Decimal)) and delivered > quantity:
+                errors["delivered_quantity"] = (
+                    f"More delivered ({delivered}) than carried ({quantity})."
+                )
+        if errors:
+            raise ValidationError(errors)
 
 
 class CheckpointDetail(models.Model):
@@ -274,3 +348,7 @@ class AccessIncident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} x{self.count}"
+
+    def clean(self) -> None:
+        if self.count == 0:
+            raise ValidationError({"count": "Count at least one incident."})

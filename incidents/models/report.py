@@ -21,6 +21,20 @@ from ..choices import (
     ReportTimePrecision,
 )
 
+# The common fields an observer gives (forms and API input share them).
+REPORT_FIELDS = (
+    "latitude",
+    "longitude",
+    "place_precision",
+    "settlement",
+    "post",
+    "occurred_at",
+    "time_precision",
+    "source",
+    "confidence",
+    "narrative",
+)
+
 
 class ReportCounter(models.Model):
     """The last sequence number of a center's reporting day, for reference numbers
@@ -160,9 +174,20 @@ class ReportTransition(models.Model):
         return f"{self.report}: {self.from_status or 'new'} -> {self.to_status}"
 
 
+# The stored file's extension, by the type found in its content.
+ATTACHMENT_EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "application/pdf": "pdf",
+}
+
+
 def attachment_path(instance: Attachment, filename: str) -> str:
-    """Stored under the report's UUID and the file's hash: the uploaded name is never a path."""
-    return f"attachments/{instance.report.uuid}/{instance.sha256}"
+    """Stored under the report's UUID and the file's hash, with the extension of the type its
+    content was found to be: the uploaded name is never part of the path."""
+    extension = ATTACHMENT_EXTENSIONS.get(instance.content_type, "bin")
+    return f"attachments/{instance.report.uuid}/{instance.sha256}.{extension}"
 
 
 class Attachment(models.Model):

@@ -14,6 +14,7 @@ from incidents.choices import ReportKind, ReportSource, ReportStatus
 from incidents.models import Report, ReportTransition
 from incidents.services import (
     StaleEditError,
+    corroboration_link,
     report_create,
     report_transition,
     report_update,
@@ -51,9 +52,9 @@ def world(zone, center, delegation, make_member):
     }
 
 
-def file(world, **overrides) -> Report:
+def file(world, at=None, **overrides) -> Report:
     return report_create(
-        actor=world["author"], kind=ReportKind.VIOLATION, values=values(**overrides)
+        actor=world["author"], kind=ReportKind.VIOLATION, values=values(**overrides), at=at
     )
 
 
@@ -266,3 +267,47 @@ def test_a_stale_review_is_refused(world):
         )
     assert Report.objects.get(pk=report.pk).status == S.DISPUTED
     assert timedelta(0) <= timezone.now() - report.reported_at < timedelta(minutes=5)
+
+
+def test_the_recorded_moment_can_be_given(world, center):
+    """``at`` (imports, demo data): the moment each action is recorded, and the day of the
+    reference number in the center's own time zone."""
+    filed_at = datetime(2017, 6, 3, 22, 30, tzinfo=UTC)  # 4 June, 01:30 in Damascus
+    report = file(world, at=filed_at)
+    assert (report.reported_at, report.updated_at) == (filed_at, filed_at)
+    assert report.reference == f"{center.code}-20170604-0001"
+    edited_at = filed_at + timedelta(hours=1)
+    report_update(
+        report=report,
+        actor=world["author"],
+        expected_revision=1,
+        values={"narrative": "Five impacts."},
+        at=edited_at,
+    )
+    submitted_at = filed_at + timedelta(hours=2)
+    report_transition(report=report, to_status=S.SUBMITTED, actor=world["author"], at=submitted_at)
+    report.refresh_from_db()
+    assert (report.reported_at, report.updated_at, report.submitted_at) == (
+        filed_at,
+        submitted_at,
+        submitted_at,
+    )
+    assert ReportTransition.objects.get(report=report).at == submitted_at
+    other = report_create(
+        actor=world["turkish"], kind=ReportKind.VIOLATION, values=values(), at=filed_at
+    )
+    other = report_transition(
+        report=other, to_status=S.SUBMITTED, actor=world["turkish"], at=filed_at
+    )
+    linked_at = filed_at + timedelta(hours=3)
+    link = corroboration_link(report=report, other=other, actor=world["author"], at=linked_at)
+    assert link.created_at == linked_at
+
+
+def test_a_report_is_not_recorded_before_it_happened(world):
+    with pytest.raises(ValidationError) as caught:
+        file(world, at=OCCURRED - timedelta(minutes=5))
+    assert "occurred_at" in caught.value.message_dict
+    assert not Report.objects.exists()
+    report = file(world, at=OCCURRED)  # the same moment is fine
+    assert report.reported_at == OCCURRED
