@@ -101,6 +101,31 @@ def report_list() -> QuerySet[Report]:
     return Report.objects.select_related("center", "zone", "delegation", "author")
 
 
+def report_full_list() -> QuerySet[Report]:
+    """Reports with everything a full record shows (every kind's detail and child rows,
+    attachments), in a fixed number of queries however many there are."""
+    return (
+        report_list()
+        .select_related(
+            "classified_zone",
+            "settlement",
+            "post",
+            "violation__alleged_perpetrator",
+            "violation__affected_party",
+            "convoy__destination",
+            "checkpoint__checkpoint",
+        )
+        .prefetch_related(
+            "convoy__organizations",
+            "convoy__cargo",
+            "convoy__stops__post",
+            "convoy__stages",
+            "checkpoint__incidents__party",
+            "attachments__uploaded_by",
+        )
+    )
+
+
 def report_visibility_q(user) -> Q | None:
     """The rule of docs/permissions.md as a filter; ``None`` means nothing at all.
 
