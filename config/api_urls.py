@@ -5,10 +5,11 @@
 from django.urls import include, path
 from rest_framework.routers import APIRootView
 
+from incidents.api import urls as incidents_api
 from monitoring.api import urls as monitoring_api
 from zones.api import urls as zones_api
 
-APPS = [monitoring_api, zones_api]
+APPS = [monitoring_api, zones_api, incidents_api]
 
 
 def _root_entries() -> dict[str, str]:

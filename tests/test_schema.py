@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from incidents.api import urls as incidents_api_urls
 from monitoring.api import urls as monitoring_api_urls
 from monitoring.choices import ObserverRole
 from tests.api_base import client_for, member, passwordless_user
@@ -26,7 +27,18 @@ from tests.factories import (
 )
 from zones.api import urls as zones_api_urls
 
-ROUTERS = [monitoring_api_urls.router, zones_api_urls.router]
+ROUTERS = [monitoring_api_urls.router, zones_api_urls.router, incidents_api_urls.router]
+# Reports are found by their public UUID; their workflow has an endpoint per transition.
+REPORT_ACTIONS = {
+    "history",
+    "transitions",
+    "submit",
+    "retract",
+    "verify",
+    "dispute",
+    "reject",
+    "return",
+}
 LIST_PATHS = {
     "/api/v1/parties/",
     "/api/v1/agreements/",
@@ -108,11 +120,25 @@ def test_schema_lists_every_endpoint(schema):
         LIST_PATHS
         | {f"{p}{{id}}/" for p in LIST_PATHS}
         | {f"{p}geojson/" for p in GEOJSON}
-        | {"/api/v1/classify/"}
+        | {"/api/v1/classify/", "/api/v1/reports/", "/api/v1/reports/{uuid}/"}
+        | {f"/api/v1/reports/{{uuid}}/{name}/" for name in REPORT_ACTIONS}
     )
     assert paths == expected
-    # Read-only: GET only (HEAD and OPTIONS are implicit).
-    assert {method for item in schema["paths"].values() for method in item} == {"get"}
+    # Reference data is read-only: GET only (HEAD and OPTIONS are implicit). Reports are
+    # filed (POST), edited (PATCH) and moved through the workflow (POST), never deleted.
+    methods = {path: set(item) for path, item in schema["paths"].items()}
+    for path, verbs in methods.items():
+        if path == "/api/v1/reports/":
+            assert verbs == {"get", "post"}
+        elif path == "/api/v1/reports/{uuid}/":
+            assert verbs == {"get", "patch"}
+        elif path.startswith("/api/v1/reports/") and path.rsplit("/", 2)[1] not in {
+            "history",
+            "transitions",
+        }:
+            assert verbs == {"post"}, path
+        else:
+            assert verbs == {"get"}, path
 
 
 def test_schema_and_docs_need_a_profile(db):

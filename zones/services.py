@@ -30,6 +30,7 @@ from .models import (
     ZoneSuspension,
     ZoneTerm,
 )
+from .signals import classification_changed
 
 SYRIA_TZ = ZoneInfo("Asia/Damascus")  # the memoranda's clock
 
@@ -47,11 +48,18 @@ def _geometry_changed() -> None:
     transaction.on_commit(classifier.invalidate)
 
 
+def _classification_changed(since: datetime | None = None) -> None:
+    """The classifier's answers changed (from ``since`` on): tell this process's index and
+    whoever keeps records classified by it (:mod:`zones.signals`)."""
+    _geometry_changed()
+    classification_changed.send(sender=Zone, since=since)
+
+
 def zone_save(*, zone: Zone, actor: Actor, comment: str = "") -> Zone:
     with transaction.atomic():
         zone, changed = record_save(instance=zone, actor=actor, comment=comment)
         if changed:  # the classifier holds effective_from (which zone governs an overlap)
-            _geometry_changed()
+            _classification_changed()
     return zone
 
 
@@ -74,7 +82,7 @@ def zone_boundary_add(
             source=source,
         )
         boundary, _ = record_save(instance=boundary, actor=actor)
-        _geometry_changed()
+        _classification_changed(valid_from)
     return boundary
 
 
@@ -94,7 +102,7 @@ def zone_term_add(
     term = ZoneTerm(zone=zone, kind=kind, starts_at=starts_at, ends_at=ends_at, note=note)
     with transaction.atomic():
         term, _ = record_save(instance=term, actor=actor)
-        _geometry_changed()  # the classifier answers "in force?" from the terms
+        _classification_changed(starts_at)  # "in force?" is answered from the terms
     return term
 
 
@@ -103,7 +111,7 @@ def zone_term_save(*, term: ZoneTerm, actor: Actor, comment: str = "") -> ZoneTe
     with transaction.atomic():
         term, changed = record_save(instance=term, actor=actor, comment=comment)
         if changed:
-            _geometry_changed()
+            _classification_changed()
     return term
 
 
@@ -114,7 +122,7 @@ def zone_suspension_save(
     with transaction.atomic():
         suspension, changed = record_save(instance=suspension, actor=actor, comment=comment)
         if changed:  # the classifier answers "in force?" from suspensions too
-            _geometry_changed()
+            _classification_changed()
     return suspension
 
 
@@ -175,7 +183,7 @@ def security_area_save(*, area: SecurityArea, actor: Actor, comment: str = "") -
     with transaction.atomic():
         area, changed = record_save(instance=area, actor=actor, comment=comment)
         if changed:
-            _geometry_changed()
+            _classification_changed()
     return area
 
 
@@ -183,7 +191,7 @@ def excluded_area_save(*, area: ExcludedArea, actor: Actor, comment: str = "") -
     with transaction.atomic():
         area, changed = record_save(instance=area, actor=actor, comment=comment)
         if changed:
-            _geometry_changed()
+            _classification_changed()
     return area
 
 

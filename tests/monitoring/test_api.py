@@ -257,8 +257,10 @@ def test_api_root_lists_every_endpoint():
         "posts",
         "settlements",
         "classify",
+        "reports",
     }
     assert body["zones"].endswith("/api/v1/zones/")
+    assert body["reports"].endswith("/api/v1/reports/")
     assert body["classify"].endswith("/api/v1/classify/")
 
 
