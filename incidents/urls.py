@@ -24,8 +24,6 @@ urlpatterns = [
     path("map/", views.ReportMapView.as_view(), name="report_map"),
     path("map/data/", views.ReportMapDataView.as_view(), name="report_map_data"),
     path("<uuid:uuid>/", views.ReportDetailView.as_view(), name="report_detail"),
-    path(
-        "<uuid:uuid>/transition/", views.ReportTransitionView.as_view(), name="report_transition"
-    ),
+    path("<uuid:uuid>/transition/", views.ReportTransitionView.as_view(), name="report_transition"),
     path("<uuid:uuid>/link/", views.ReportLinkView.as_view(), name="report_link"),
 ]
