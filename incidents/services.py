@@ -776,6 +776,14 @@ def corroboration_link(
     )
     if not (is_author or is_coordinator):
         raise PermissionDenied("Only the reports' authors and the center's coordinators link them.")
+    # An author links only to reports they may see: another delegation's unreviewed report
+    # is the coordinators' to link (that is how a joint confirmation is usually made).
+    from .selectors import report_visible
+
+    if not (report_visible(user=actor, report=report) and report_visible(user=actor, report=other)):
+        raise PermissionDenied(
+            "You may link only reports you can see; ask a coordinator to link this one."
+        )
     low, high = sorted((report, other), key=lambda r: r.pk)
     with transaction.atomic():
         if CorroborationLink.objects.filter(report=low, other=high).exists():

@@ -73,7 +73,7 @@ def test_candidates_are_near_in_space_and_time_and_of_the_same_kind(people):
     candidates = corroboration_candidates(report=mine)
     assert candidates == [nearer, near]
     assert draft not in candidates and rejected not in candidates
-    corroboration_link(report=mine, other=near, actor=people["russian"])
+    corroboration_link(report=mine, other=near, actor=people["coordinator"])
     assert corroboration_candidates(report=mine) == [nearer]  # linked ones are not proposed
 
 
@@ -100,7 +100,7 @@ def test_two_delegations_confirm_an_event_jointly(people):
 
 def test_a_corroborated_violation_is_verified_without_a_note(people):
     report, other = submitted(people["russian"]), submitted(people["turkish"])
-    corroboration_link(report=report, other=other, actor=people["russian"])
+    corroboration_link(report=report, other=other, actor=people["coordinator"])
     verified = report_transition(report=report, to_status=S.VERIFIED, actor=people["coordinator"])
     assert verified.status == S.VERIFIED
 
@@ -118,7 +118,12 @@ def test_who_may_link_and_what(people, make_member, delegation):
     convoy = submitted(people["turkish"], kind=ReportKind.CONVOY)
     with pytest.raises(ValidationError):
         corroboration_link(report=report, other=convoy, actor=people["coordinator"])
-    corroboration_link(report=report, other=other, actor=people["turkish"])
+    # The authors see only their own delegation's unreviewed reports: linking across
+    # delegations is the coordinators' (the report stays unknown to the other author).
+    for author in (people["russian"], people["turkish"]):
+        with pytest.raises(PermissionDenied, match="reports you can see"):
+            corroboration_link(report=report, other=other, actor=author)
+    corroboration_link(report=report, other=other, actor=people["coordinator"])
     with pytest.raises(ValidationError):
         corroboration_link(report=other, other=report, actor=people["coordinator"])
     assert not corroboration_state(report=convoy).corroborated

@@ -300,7 +300,7 @@ def test_the_recorded_moment_can_be_given(world, center):
         report=other, to_status=S.SUBMITTED, actor=world["turkish"], at=filed_at
     )
     linked_at = filed_at + timedelta(hours=3)
-    link = corroboration_link(report=report, other=other, actor=world["author"], at=linked_at)
+    link = corroboration_link(report=report, other=other, actor=world["coordinator"], at=linked_at)
     assert link.created_at == linked_at
 
 
