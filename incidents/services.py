@@ -42,6 +42,9 @@ from zones.selectors import zone_in_force, zone_list
 
 from .choices import ReportKind, ReportStatus
 from .models import (
+    ACCESS_INCIDENT_FIELDS,
+    CARGO_FIELDS,
+    STAGE_FIELDS,
     AccessIncident,
     Attachment,
     CargoLine,
@@ -207,20 +210,18 @@ DETAILS: dict[str, DetailSpec] = {
                 CargoLine,
                 "convoy",
                 "cargo",
-                ("category", "quantity", "unit", "delivered_quantity"),
+                CARGO_FIELDS,
             ),
             "route": RowSpec(
                 ConvoyRouteStop, "convoy", "stops", ("post", "passed_at"), position="position"
             ),
-            "stages": RowSpec(ConvoyStage, "convoy", "stages", ("stage", "at", "note")),
+            "stages": RowSpec(ConvoyStage, "convoy", "stages", STAGE_FIELDS),
         },
     ),
     ReportKind.CHECKPOINT: DetailSpec(
         CheckpointDetail,
         rows={
-            "incidents": RowSpec(
-                AccessIncident, "shift", "incidents", ("kind", "count", "party", "reason_cited")
-            ),
+            "incidents": RowSpec(AccessIncident, "shift", "incidents", ACCESS_INCIDENT_FIELDS),
         },
     ),
 }
