@@ -1,7 +1,7 @@
 """The small workflow forms of the report page: a transition and a corroboration link.
 
 They only parse the input; the rules (who may, which move, a comment where one is needed,
-a stale copy) are the services' (``incidents/services.py``).
+a stale copy) are the services' (``incidents/services/reports.py``).
 """
 
 from __future__ import annotations

@@ -40,8 +40,8 @@ from zones.classifier import classify_point
 from zones.models import Post, Zone
 from zones.selectors import zone_in_force, zone_list
 
-from .choices import ReportKind, ReportStatus
-from .models import (
+from ..choices import ReportKind, ReportStatus
+from ..models import (
     ACCESS_INCIDENT_FIELDS,
     CARGO_FIELDS,
     STAGE_FIELDS,
@@ -58,7 +58,7 @@ from .models import (
     ReportTransition,
     ViolationDetail,
 )
-from .models.report import attachment_path
+from ..models.report import attachment_path
 
 S = ReportStatus
 Errors = dict[str, list[str]]
@@ -779,7 +779,7 @@ def corroboration_link(
         raise PermissionDenied("Only the reports' authors and the center's coordinators link them.")
     # An author links only to reports they may see: another delegation's unreviewed report
     # is the coordinators' to link (that is how a joint confirmation is usually made).
-    from .selectors import report_visible
+    from ..selectors import report_visible
 
     if not (report_visible(user=actor, report=report) and report_visible(user=actor, report=other)):
         raise PermissionDenied(
