@@ -326,6 +326,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "zones.tasks.zones_extend_terms",
         "schedule": 60 * 60,
     },
+    # Daily summaries: compile the reporting day that just closed at each center (shortly
+    # after its cut-off), every stale summary (a late or changed report), and any recent
+    # day with reports but no summary (what a broker outage left undone).
+    "summaries-sweep": {
+        "task": "incidents.tasks.summaries_sweep",
+        "schedule": 5 * 60,
+    },
 }
 
 # --- Security (production passes `manage.py check --deploy --fail-level WARNING`) -----------

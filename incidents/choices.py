@@ -105,3 +105,12 @@ class AccessIncidentKind(models.TextChoices):
     DETENTION = "detention", "Detention"
     HARASSMENT = "harassment", "Harassment"
     DELAY = "delay", "Delay"
+
+
+class SummaryVersionStatus(models.TextChoices):
+    """A compiled version of a daily summary: a draft until a coordinator publishes it;
+    a draft replaced by a newer compilation before publication is kept as superseded."""
+
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    SUPERSEDED = "superseded", "Superseded draft"

@@ -4,30 +4,19 @@ called from a Celery task, audited like any other write."""
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from django.db import transaction
-
-logger = logging.getLogger(__name__)
 
 
 def enqueue_reclassify(since: datetime | None) -> None:
     """Queue a re-check of the reports' zones; never fails the caller's write: a broker
     that is down is logged, and ``manage.py reclassify_reports`` does the same work."""
+    from monitoring.queueing import enqueue_quietly
+
     from .tasks import reports_reclassify
 
-    try:
-        reports_reclassify.apply_async(
-            kwargs={"since": since.isoformat() if since else None}, retry=False
-        )
-    except Exception:
-        logger.warning(
-            "Could not queue the reports' reclassification (since %s); run "
-            "`manage.py reclassify_reports` once the broker is back.",
-            since,
-            exc_info=True,
-        )
+    enqueue_quietly(reports_reclassify, since=since.isoformat() if since else None)
 
 
 def on_classification_changed(sender, since: datetime | None = None, **kwargs) -> None:

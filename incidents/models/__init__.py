@@ -26,6 +26,7 @@ from .report import (
     ReportCounter,
     ReportTransition,
 )
+from .summary import DailySummary, SummaryVersion
 
 __all__ = [
     "ACCESS_INCIDENT_FIELDS",
@@ -46,8 +47,10 @@ __all__ = [
     "ConvoyRouteStop",
     "ConvoyStage",
     "CorroborationLink",
+    "DailySummary",
     "Report",
     "ReportCounter",
     "ReportTransition",
+    "SummaryVersion",
     "ViolationDetail",
 ]

@@ -21,6 +21,16 @@ from .reports import (
     report_update,
     reports_reclassify,
 )
+from .summaries import (
+    ChainProblem,
+    summaries_compile_due,
+    summaries_due,
+    summaries_touch,
+    summaries_verify,
+    summary_compile,
+    summary_get_or_create,
+    summary_publish,
+)
 
 __all__ = [
     "CLOSED",
@@ -28,6 +38,7 @@ __all__ = [
     "EDITABLE",
     "NEEDS_COMMENT",
     "TRANSITIONS",
+    "ChainProblem",
     "StaleEditError",
     "attachment_add",
     "attachment_content_type",
@@ -39,4 +50,11 @@ __all__ = [
     "report_transition",
     "report_update",
     "reports_reclassify",
+    "summaries_compile_due",
+    "summaries_due",
+    "summaries_touch",
+    "summaries_verify",
+    "summary_compile",
+    "summary_get_or_create",
+    "summary_publish",
 ]

@@ -536,7 +536,18 @@ def report_create(
         audit_entry_create(
             actor=actor, action=AuditEntryAction.CREATE, instance=report, changes=changes
         )
+        _touch_summaries(report, report.occurred_at)
     return report
+
+
+def _touch_summaries(report: Report, *moments: datetime | None) -> None:
+    """The daily summaries of the days the report occurred on (before and after a change),
+    if compiled, are stale now and are recompiled after the commit."""
+    from .summaries import summaries_touch
+
+    if report.status == S.DRAFT:  # a draft counts nowhere yet
+        return
+    summaries_touch(center=report.center, moments=moments)
 
 
 def _lock(report: Report, expected_revision: int | None) -> Report:
@@ -580,6 +591,7 @@ def report_update(
                 {"status": f"A {current.get_status_display().lower()} report cannot be edited."}
             )
         before = record_snapshot(current)
+        before_occurred = current.occurred_at
         for key, value in values.items():
             setattr(current, key, value)
         errors = _report_errors(
@@ -621,6 +633,7 @@ def report_update(
                 **_prefixed(current.kind, detail_changes),
             },
         )
+        _touch_summaries(current, before_occurred, current.occurred_at)
     return current
 
 
@@ -652,6 +665,7 @@ def report_reclassify(*, report: Report, actor: AbstractBaseUser | None, comment
             changes=record_diff(before, record_snapshot(current)),
             comment=comment or "Zone and flags re-checked against the current zone lines.",
         )
+        _touch_summaries(current, current.occurred_at)
     return True
 
 
@@ -741,6 +755,7 @@ def report_transition(
             changes={"status": [from_status, to_status]},
             comment=comment.strip(),
         )
+        _touch_summaries(current, current.occurred_at)
     return current
 
 
@@ -800,6 +815,8 @@ def corroboration_link(
                 changes={"corroborated_by": [None, two.reference]},
                 comment=note.strip(),
             )
+        _touch_summaries(low, low.occurred_at)  # joint confirmations are notable
+        _touch_summaries(high, high.occurred_at)
     return link
 
 

@@ -14,8 +14,8 @@ from monitoring.models import Party
 from monitoring.selectors import observer_for_user
 from zones.geometry import EARTH_RADIUS_KM, haversine_km
 
-from .choices import ReportStatus
-from .models import CorroborationLink, Report
+from ..choices import ReportStatus
+from ..models import CorroborationLink, Report
 
 CANDIDATE_RADIUS_KM = 5.0
 CANDIDATE_WINDOW = timedelta(hours=2)
