@@ -14,6 +14,10 @@ XDIST ?= -n 2
 PYTEST_ARGS ?=
 # Arguments of `manage.py bench`, e.g. `make bench ARGS="--points 200000"`.
 ARGS ?=
+# `make run` in debug mode fills an instance that has no report yet with DEMO_DAYS days of
+# demo reports (`manage.py demo_data`); DEMO_DATA=0 leaves it empty.
+DEMO_DATA ?= 1
+DEMO_DAYS ?= 7
 
 # Installed-for stamps: re-install only when pyproject.toml changes.
 RUN_STAMP := $(VENV)/.installed-run
@@ -29,10 +33,11 @@ export PYTHONUNBUFFERED := 1
 
 help:
 	@echo "make run        set up (venv, install, migrate, seed) and serve web + worker + beat"
-	@echo "                on http://127.0.0.1:$(PORT); Ctrl-C stops all"
+	@echo "                on http://127.0.0.1:$(PORT); Ctrl-C stops all. A fresh debug instance gets"
+	@echo "                demo accounts and $(DEMO_DAYS) days of demo reports (DEMO_DATA=0: no reports)"
 	@echo "make test       install the dev dependencies, run the suite on SQLite then PostgreSQL"
 	@echo "make lint       ruff check + ruff format --check"
-	@echo "make bench      the classifier benchmark (ARGS=... passes arguments)"
+	@echo "make bench      the benchmarks: classifier, report lists, bulk demo data (ARGS=...)"
 	@echo "make clean      remove caches and build leftovers (keeps .venv and var/)"
 	@echo "make distclean  clean, and remove .venv and var/ (the local database!)"
 
@@ -58,6 +63,11 @@ run: $(RUN_STAMP)
 	@$(MANAGE) seed
 	@if $(IS_DEBUG); then \
 		echo "==> demo accounts (debug mode)"; $(MANAGE) demo_accounts; \
+		if [ "$(DEMO_DATA)" != "0" ]; then \
+			echo "==> demo reports on a fresh instance ($(DEMO_DAYS) days; DEMO_DATA=0 skips)"; \
+			$(MANAGE) demo_data --days $(DEMO_DAYS) --if-empty \
+				|| echo "==> demo reports failed (see above); serving anyway"; \
+		fi; \
 	else \
 		echo "==> collecting static files"; $(MANAGE) collectstatic --noinput --verbosity 0; \
 	fi

@@ -1,8 +1,8 @@
 """`make run` as a newcomer uses it: the whole stack comes up, answers, and Ctrl-C ends it.
 
-The test runs the real target (migrate, seed, demo accounts, then web + worker + beat under
-honcho) against a var dir of its own and a free port, then sends SIGINT to the process group
-as a terminal's Ctrl-C does, and checks that no process is left.
+The test runs the real target (migrate, seed, demo accounts and demo reports, then web +
+worker + beat under honcho) against a var dir of its own and a free port, then sends SIGINT
+to the process group as a terminal's Ctrl-C does, and checks that no process is left.
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ import http.cookiejar
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,8 @@ from django.urls import reverse
 from tests.servers import free_port, port_open
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-START_TIMEOUT = 90  # migrate + seed + demo accounts + three processes, on a busy CI machine
+# migrate + seed + demo accounts + a week of demo reports + three processes, on a busy CI machine
+START_TIMEOUT = 120
 STOP_TIMEOUT = 30
 # The shell's own configuration stays out: `make run` is tested in its embedded default.
 CLEARED = (
@@ -172,6 +175,12 @@ def test_make_run_serves_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
         for code in FIVE_ZONES:
             assert f'href="/zones/{code}/"' in home, f"zone {code} missing from the map page"
         assert 'type="application/json"' in home  # the map's data, for static/js/map.js
+        # A fresh instance got a week of demo reports of every kind (no TTY, no prompt).
+        assert "demo reports for AMC, JWG, RCR" in output()
+        with closing(sqlite3.connect(var_dir / "db.sqlite3")) as db:
+            kinds = dict(db.execute("SELECT kind, COUNT(*) FROM incidents_report GROUP BY kind"))
+        assert set(kinds) == {"violation", "convoy", "checkpoint"}, kinds
+        assert sum(kinds.values()) > 100, kinds
     finally:
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGINT)  # Ctrl-C
