@@ -142,6 +142,7 @@ class Report(PointMixin):
         ]
         indexes = [
             models.Index(fields=["center", "status", "occurred_at"]),
+            models.Index(fields=["center", "occurred_at"]),
             models.Index(fields=["zone", "occurred_at"]),
             models.Index(fields=["author", "status"]),
             models.Index(fields=["updated_at"]),

@@ -53,7 +53,7 @@ class Command(BaseCommand):
         parser.add_argument("--points", type=int, default=1_000_000)
         parser.add_argument("--repeats", type=int, default=5)
 
-    def handle(self, *names, points: int, repeats: int, **options):
+    def handle(self, *args, names: list[str], points: int, repeats: int, **options):
         registry = _registry()
         unknown = sorted(set(names) - set(registry))
         if unknown:
