@@ -119,8 +119,13 @@ def _counted(center: MonitoringCenter, start: datetime, end: datetime) -> QueryS
 # --- What a day holds ------------------------------------------------------------------------
 
 
-def _violations(reports: dict[int, dict]) -> tuple[dict, list[dict]]:
-    ids = [pk for pk, r in reports.items() if r["kind"] == ReportKind.VIOLATION]
+def _of_kind(day: QuerySet[Report], kind: str) -> QuerySet:
+    """The ids of the day's counted reports of ``kind``, as a subquery (never a long list)."""
+    return day.filter(kind=kind).values("id")
+
+
+def _violations(reports: dict[int, dict], day: QuerySet[Report]) -> tuple[dict, list[dict]]:
+    ids = _of_kind(day, ReportKind.VIOLATION)
     casualty_fields = [f"{g}_{e}" for g in CASUALTY_GROUPS for e in ("best", "low", "high")]
     rows = ViolationDetail.objects.filter(report_id__in=ids).values(
         "report_id", "category", "alleged_perpetrator__code", *casualty_fields
@@ -200,8 +205,8 @@ def _violations(reports: dict[int, dict]) -> tuple[dict, list[dict]]:
     )
 
 
-def _convoys(reports: dict[int, dict]) -> tuple[dict, list[dict], dict]:
-    ids = [pk for pk, r in reports.items() if r["kind"] == ReportKind.CONVOY]
+def _convoys(reports: dict[int, dict], day: QuerySet[Report]) -> tuple[dict, list[dict], dict]:
+    ids = _of_kind(day, ReportKind.CONVOY)
     details = ConvoyDetail.objects.filter(report_id__in=ids).values(
         "report_id", "status", "beneficiaries", "obstruction_reason", "destination__code"
     )
@@ -257,8 +262,8 @@ def _convoys(reports: dict[int, dict]) -> tuple[dict, list[dict], dict]:
     )
 
 
-def _checkpoints(reports: dict[int, dict]) -> dict:
-    ids = [pk for pk, r in reports.items() if r["kind"] == ReportKind.CHECKPOINT]
+def _checkpoints(reports: dict[int, dict], day: QuerySet[Report]) -> dict:
+    ids = _of_kind(day, ReportKind.CHECKPOINT)
     per: dict[str, dict[str, Any]] = {}
     for row in CheckpointDetail.objects.filter(report_id__in=ids).values(
         "report_id", "checkpoint__code", "checkpoint__name", "status", *CROSSING_FIELDS
@@ -296,11 +301,11 @@ def _notable(report: dict, why: str) -> dict:
     return {"reference": report["reference"], "kind": report["kind"], "why": why}
 
 
-def _joint_confirmations(reports: dict[int, dict]) -> list[dict]:
+def _joint_confirmations(reports: dict[int, dict], day: QuerySet[Report]) -> list[dict]:
     """The day's reports linked with reports of another delegation (rejected and retracted
     reports aside): events jointly confirmed."""
     links = CorroborationLink.objects.filter(
-        Q(report_id__in=reports) | Q(other_id__in=reports)
+        Q(report_id__in=day.values("id")) | Q(other_id__in=day.values("id"))
     ).exclude(
         Q(report__status__in=(S.REJECTED, S.RETRACTED))
         | Q(other__status__in=(S.REJECTED, S.RETRACTED))
@@ -384,11 +389,8 @@ def _totals_from_scratch(center: MonitoringCenter, until: datetime) -> dict:
     )
     if since is not None:
         reports = reports.filter(occurred_at__gte=since)
-    rows = {
-        r["id"]: {**r, "in_excluded_area": False}
-        for r in reports.values("id", "kind", "status", "reference")
-    }
-    _section, _notable_rows, totals = _convoys(rows)
+    rows = {r["id"]: r for r in reports.values("id", "kind", "status", "reference")}
+    _section, _notable_rows, totals = _convoys(rows, reports)
     return totals
 
 
@@ -412,7 +414,8 @@ def summary_content(*, center: MonitoringCenter, day: date) -> tuple[dict, list[
     """What the summary of ``center``'s reporting ``day`` holds, and the ``[uuid, revision]``
     of every report it counted. Deterministic: the same reports give the same content."""
     start, end = reporting_period(center, day)
-    rows = _counted(center, start, end).values(
+    day_reports = _counted(center, start, end)
+    rows = day_reports.values(
         "id",
         "uuid",
         "revision",
@@ -427,8 +430,8 @@ def summary_content(*, center: MonitoringCenter, day: date) -> tuple[dict, list[
         "delegation__code",
     )
     reports = {row["id"]: row for row in rows}
-    violations, notable_violations = _violations(reports)
-    convoys, notable_convoys, day_totals = _convoys(reports)
+    violations, notable_violations = _violations(reports, day_reports)
+    convoys, notable_convoys, day_totals = _convoys(reports, day_reports)
     previous = _previous_totals(center, day)
     if previous is None:
         running = _totals_from_scratch(center, end)
@@ -437,11 +440,11 @@ def summary_content(*, center: MonitoringCenter, day: date) -> tuple[dict, list[
         running = _add_totals(previous, day_totals)
         running_source = "previous day"
     convoys["running_totals"] = {**running, "computed_from": running_source}
-    checkpoints = _checkpoints(reports)
+    checkpoints = _checkpoints(reports, day_reports)
     today = {kind: 0 for kind in ReportKind.values}
     for report in reports.values():
         today[report["kind"]] += 1
-    notable = notable_violations + notable_convoys + _joint_confirmations(reports)
+    notable = notable_violations + notable_convoys + _joint_confirmations(reports, day_reports)
     notable.sort(key=lambda n: (n["reference"], n["why"]))
     sources = sorted([str(r["uuid"]), r["revision"]] for r in reports.values())
     awaiting = sum(1 for r in reports.values() if r["status"] in AWAITING_REVIEW)
