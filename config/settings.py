@@ -262,6 +262,8 @@ SPECTACULAR_SETTINGS = {
         "CargoUnitEnum": "incidents.choices.CargoUnit",
         "CheckpointStatusEnum": "incidents.choices.CheckpointStatus",
         "AccessIncidentKindEnum": "incidents.choices.AccessIncidentKind",
+        "SummaryVersionStatusEnum": "incidents.choices.SummaryVersionStatus",
+        "DailySummaryStateEnum": ["not_compiled", "draft", "published"],
         "AuditEntrySourceEnum": "monitoring.choices.AuditEntrySource",
         "AuditEntryActionEnum": "monitoring.choices.AuditEntryAction",
         "GeoJSONFeatureTypeEnum": ["Feature"],
@@ -288,6 +290,13 @@ LEAFLET_CONFIG = {
 # Embedded default: kombu's filesystem transport under var/celery, which web, worker and
 # beat on one machine share. CELERY_BROKER_URL=redis://... switches to Redis.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+# Short timeouts on a network broker: filing a report must never hang on a broker that is
+# down (a publish gives up after about 2 s; monitoring.queueing then stops trying for 30 s).
+BROKER_NETWORK_TRANSPORT_OPTIONS = {
+    "socket_timeout": 2,
+    "socket_connect_timeout": 2,
+    "max_retries": 1,
+}
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery" / "queue"
@@ -303,12 +312,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "processed", "control"):
         (VAR_DIR / "celery" / _folder).mkdir(parents=True, exist_ok=True)
 else:
-    # Short timeouts: filing a report must never hang on a broker that is down.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "socket_timeout": 2,
-        "socket_connect_timeout": 2,
-        "max_retries": 1,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(BROKER_NETWORK_TRANSPORT_OPTIONS)
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
@@ -319,6 +323,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# How often beat sweeps the daily summaries (seconds): the day that just closed, stale ones,
+# and whatever a broker outage left undone. The tests shorten it.
+SUMMARY_SWEEP_SECONDS = env_int("CEASEFIRE_SUMMARY_SWEEP_SECONDS", 5 * 60)
+if SUMMARY_SWEEP_SECONDS < 1:
+    raise ImproperlyConfigured(
+        f"CEASEFIRE_SUMMARY_SWEEP_SECONDS must be at least 1, got {SUMMARY_SWEEP_SECONDS}"
+    )
 CELERY_BEAT_SCHEDULE = {
     # Add extension records to zones whose agreement extends automatically, so that
     # "was this zone in force at T?" keeps its answer as terms roll over.
@@ -331,7 +342,7 @@ CELERY_BEAT_SCHEDULE = {
     # day with reports but no summary (what a broker outage left undone).
     "summaries-sweep": {
         "task": "incidents.tasks.summaries_sweep",
-        "schedule": 5 * 60,
+        "schedule": SUMMARY_SWEEP_SECONDS,
     },
 }
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import django_filters
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from monitoring.filtersets import CodeFilter, search
@@ -25,8 +25,8 @@ from monitoring.selectors import observer_for_user
 from zones.filtersets import BBoxFilter
 from zones.models import Zone
 
-from .choices import ReportKind, ReportStatus, ViolationCategory
-from .models import Report
+from .choices import ReportKind, ReportStatus, SummaryVersionStatus, ViolationCategory
+from .models import DailySummary, Report, SummaryVersion
 
 RANGES = (
     ("occurred_after", "occurred_before"),
@@ -161,3 +161,91 @@ class ReportFilterSet(django_filters.FilterSet):
 
     def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return search(queryset, ("reference", "narrative"), value)
+
+
+# --- Daily summaries ---------------------------------------------------------------------------
+
+SUMMARY_STATES = (
+    ("not_compiled", "Not compiled"),
+    ("draft", "Draft, not published"),
+    ("published", "Published"),
+)
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """``true`` or ``false`` (also ``1``/``0``); anything else is an error, not "no filter"."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value):
+        text = str(value).strip().lower() if value is not None else ""
+        if text == "":
+            return None
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise forms.ValidationError("Enter true or false.")
+
+    def validate(self, value) -> None:
+        pass
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+class DailySummaryFilterForm(forms.Form):
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("day_after"), data.get("day_before")
+        if low is not None and high is not None and high < low:
+            self.add_error("day_before", "day_before cannot be before day_after.")
+        return data
+
+
+class DailySummaryFilterSet(django_filters.FilterSet):
+    """Daily summaries by center, reporting day (the center's calendar, both ends
+    included) and state: ``published`` (has a published version), ``draft`` (compiled,
+    nothing published yet), ``not_compiled``; ``stale`` once a report of the day changed."""
+
+    center = CodeFilter(
+        field_name="center", queryset=MonitoringCenter.objects.order_by("code"), distinct=False
+    )
+    day_after = django_filters.DateFilter(
+        field_name="day", lookup_expr="gte", help_text="Reporting days on or after this date."
+    )
+    day_before = django_filters.DateFilter(
+        field_name="day", lookup_expr="lte", help_text="Reporting days on or before this date."
+    )
+    status = django_filters.MultipleChoiceFilter(
+        choices=SUMMARY_STATES,
+        method="filter_status",
+        help_text="The summary's state; repeat for any of several.",
+    )
+    stale = StrictBooleanFilter(
+        help_text="A report of the day changed since the last compilation (true or false)."
+    )
+
+    class Meta:
+        model = DailySummary
+        form = DailySummaryFilterForm
+        fields = ["center", "day_after", "day_before", "status", "stale"]
+
+    def filter_status(self, queryset: QuerySet, name: str, value: list[str]) -> QuerySet:
+        if not value:
+            return queryset
+
+        def has(status: str) -> Exists:
+            return Exists(SummaryVersion.objects.filter(summary_id=OuterRef("pk"), status=status))
+
+        published, draft = has(SummaryVersionStatus.PUBLISHED), has(SummaryVersionStatus.DRAFT)
+        states = {
+            "published": Q(published),
+            "draft": Q(draft) & ~Q(published),
+            "not_compiled": ~Q(draft) & ~Q(published),
+        }
+        condition = Q()
+        for state in value:
+            condition |= states[state]
+        return queryset.filter(condition)

@@ -49,6 +49,14 @@ LIST_PATHS = {
     "/api/v1/posts/",
     "/api/v1/settlements/",
 }
+# Daily summaries: read, with their versions; one action starts a compilation.
+SUMMARY_PATHS = {
+    "/api/v1/summaries/",
+    "/api/v1/summaries/{id}/",
+    "/api/v1/summaries/{id}/versions/",
+    "/api/v1/summaries/{id}/versions/{number}/",
+    "/api/v1/summaries/compile/",
+}
 GEOJSON = {
     "/api/v1/zones/": "Zone",
     "/api/v1/security-areas/": "SecurityArea",
@@ -122,16 +130,20 @@ def test_schema_lists_every_endpoint(schema):
         | {f"{p}geojson/" for p in GEOJSON}
         | {"/api/v1/classify/", "/api/v1/reports/", "/api/v1/reports/{uuid}/"}
         | {f"/api/v1/reports/{{uuid}}/{name}/" for name in REPORT_ACTIONS}
+        | SUMMARY_PATHS
     )
     assert paths == expected
     # Reference data is read-only: GET only (HEAD and OPTIONS are implicit). Reports are
     # filed (POST), edited (PATCH) and moved through the workflow (POST), never deleted.
+    # Summaries are read (GET); a compilation is started with a POST.
     methods = {path: set(item) for path, item in schema["paths"].items()}
     for path, verbs in methods.items():
         if path == "/api/v1/reports/":
             assert verbs == {"get", "post"}
         elif path == "/api/v1/reports/{uuid}/":
             assert verbs == {"get", "patch"}
+        elif path == "/api/v1/summaries/compile/":
+            assert verbs == {"post"}
         elif path.startswith("/api/v1/reports/") and path.rsplit("/", 2)[1] not in {
             "history",
             "transitions",
@@ -240,9 +252,14 @@ def test_viewsets_follow_the_naming_conventions(entry):
     app = model._meta.app_label
     name = model.__name__
     assert viewset.__name__ == f"{name}ViewSet"
-    assert viewset.__module__ == f"{app}.api.views"
     assert viewset.serializer_class.__name__ == f"{name}Serializer"
-    assert viewset.serializer_class.__module__ == f"{app}.api.serializers"
+    # In api/views.py and api/serializers.py, or together in one subject module of the
+    # app's api package (incidents/api/summaries.py), as services and selectors are.
+    if viewset.__module__ == f"{app}.api.views":
+        assert viewset.serializer_class.__module__ == f"{app}.api.serializers"
+    else:
+        assert viewset.__module__.rpartition(".")[0] == f"{app}.api", viewset.__module__
+        assert viewset.serializer_class.__module__ == viewset.__module__
     assert viewset.serializer_class.Meta.model is model
     assert viewset.filterset_class.__name__ == f"{name}FilterSet"
     assert viewset.filterset_class is getattr(

@@ -1,5 +1,5 @@
-"""The report pages, in two modules: filing (observers) and review (coordinators, and the
-report page and map everybody shares)."""
+"""The report pages, in three modules: filing (observers), review (coordinators, and the
+report page and map everybody shares) and the daily summaries."""
 
 from .filing import (
     AttachmentAddView,
@@ -17,6 +17,16 @@ from .review import (
     ReportTransitionView,
     ReviewQueueView,
 )
+from .summaries import (
+    SummaryCompileView,
+    SummaryDetailView,
+    SummaryDownloadView,
+    SummaryListView,
+    SummaryMapDataView,
+    SummaryPrintView,
+    SummaryPublishView,
+    SummaryStateView,
+)
 
 __all__ = [
     "AttachmentAddView",
@@ -31,4 +41,12 @@ __all__ = [
     "ReportMapView",
     "ReportTransitionView",
     "ReviewQueueView",
+    "SummaryCompileView",
+    "SummaryDetailView",
+    "SummaryDownloadView",
+    "SummaryListView",
+    "SummaryMapDataView",
+    "SummaryPrintView",
+    "SummaryPublishView",
+    "SummaryStateView",
 ]
