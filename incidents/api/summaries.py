@@ -36,15 +36,15 @@ from monitoring.queueing import enqueue_quietly
 
 from ..filtersets import SUMMARY_STATES, DailySummaryFilterSet
 from ..models import DailySummary, SummaryVersion
-from ..selectors.summaries import last_closed_day
-from ..services import summary_compile, summary_get_or_create
-from ..views.summaries import (
+from ..selectors.summaries import (
     is_coordinator_of,
+    last_closed_day,
     summaries_visible_to,
     summary_state,
     summary_versions_visible_to,
     versions_prefetch,
 )
+from ..services import summary_compile, summary_get_or_create
 
 # --- Serializers -----------------------------------------------------------------------------
 

@@ -17,14 +17,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
+from monitoring.choices import ObserverRole
 from monitoring.models import MonitoringCenter
+from monitoring.selectors import observer_for_user
 
 from ..choices import (
     CheckpointStatus,
@@ -48,6 +51,7 @@ from ..models import (
 from ..models.details import CASUALTY_GROUPS, CROSSING_FIELDS
 
 S = ReportStatus
+V = SummaryVersionStatus
 COUNTED = (S.SUBMITTED, S.RETURNED, S.VERIFIED, S.DISPUTED)
 AWAITING_REVIEW = (S.SUBMITTED, S.DISPUTED)
 # How a counted report's status is counted: confirmed, reported (not yet reviewed), disputed.
@@ -469,6 +473,116 @@ def summary_content(*, center: MonitoringCenter, day: date) -> tuple[dict, list[
         "source_count": len(sources),
     }
     return content, sources
+
+
+# --- Who reads what -------------------------------------------------------------------------
+
+
+def is_coordinator_of(user, center_id: int) -> bool:
+    observer = observer_for_user(user)
+    return (
+        observer is not None
+        and observer.role == ObserverRole.COORDINATOR
+        and observer.center_id == center_id
+    )
+
+
+def summaries_visible_to(
+    *, user, queryset: QuerySet[DailySummary] | None = None
+) -> QuerySet[DailySummary]:
+    """The summaries ``user`` may read: a coordinator, every summary of the center; any
+    other active profile, the center's summaries that have a published version."""
+    queryset = DailySummary.objects.all() if queryset is None else queryset
+    observer = observer_for_user(user)
+    if observer is None:
+        return queryset.none()
+    queryset = queryset.filter(center_id=observer.center_id)
+    if observer.role == ObserverRole.COORDINATOR:
+        return queryset
+    published = SummaryVersion.objects.filter(summary_id=OuterRef("pk"), status=V.PUBLISHED)
+    return queryset.filter(Exists(published))
+
+
+def summary_versions_visible_to(
+    *, user, queryset: QuerySet[SummaryVersion] | None = None
+) -> QuerySet[SummaryVersion]:
+    """The versions ``user`` may read: a coordinator, all of the center's; anyone else,
+    the published ones."""
+    queryset = SummaryVersion.objects.all() if queryset is None else queryset
+    observer = observer_for_user(user)
+    if observer is None:
+        return queryset.none()
+    queryset = queryset.filter(summary__center_id=observer.center_id)
+    if observer.role == ObserverRole.COORDINATOR:
+        return queryset
+    return queryset.filter(status=V.PUBLISHED)
+
+
+def versions_prefetch(user) -> Prefetch:
+    """The visible versions of each summary, newest first, with who compiled and published."""
+    return Prefetch(
+        "versions",
+        queryset=summary_versions_visible_to(
+            user=user,
+            queryset=SummaryVersion.objects.select_related("compiled_by", "published_by")
+            .defer("content", "sources")
+            .order_by("-number"),
+        ),
+        to_attr="visible_versions",
+    )
+
+
+# --- A summary's state -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SummaryState:
+    """Where a daily summary stands, from the versions the reader may see."""
+
+    code: str  # "not_compiled", "draft" or "published"
+    stale: bool
+    latest: SummaryVersion | None  # the newest version that is not a superseded draft
+    published: SummaryVersion | None  # the newest published version
+    draft: SummaryVersion | None
+    version_count: int
+
+    @property
+    def addendum_pending(self) -> bool:
+        """A draft newer than the published version awaits review."""
+        return (
+            self.draft is not None
+            and self.published is not None
+            and self.draft.number > self.published.number
+        )
+
+    @property
+    def label(self) -> str:
+        if self.code == "not_compiled":
+            return "Not compiled"
+        if self.code == "draft":
+            return "Draft (stale)" if self.stale else "Draft"
+        return "Published, addendum pending" if self.addendum_pending else "Published"
+
+
+def summary_state(summary: DailySummary | None, versions: list[SummaryVersion]) -> SummaryState:
+    """The state of ``summary`` given the ``versions`` the reader may see (any order)."""
+    current = [v for v in versions if v.status != V.SUPERSEDED]
+    published = [v for v in versions if v.status == V.PUBLISHED]
+    drafts = [v for v in versions if v.status == V.DRAFT]
+
+    def newest(rows):
+        return max(rows, key=lambda v: v.number) if rows else None
+
+    latest = newest(current)
+    state = "published" if published else "draft" if drafts else "not_compiled"
+    return SummaryState(
+        code=state,
+        stale=bool(summary is None or summary.stale),
+        latest=latest,
+        published=newest(published),
+        draft=newest(drafts),
+        version_count=len(versions),
+    )
 
 
 # --- Lists -----------------------------------------------------------------------------------

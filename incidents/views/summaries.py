@@ -22,7 +22,6 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -54,7 +53,17 @@ from ..choices import (
 from ..models import DailySummary, Report, SummaryVersion
 from ..models.details import CASUALTY_GROUPS, CROSSING_FIELDS
 from ..selectors import reports_visible_to
-from ..selectors.summaries import COUNTED, last_closed_day, reporting_period
+from ..selectors.summaries import (
+    COUNTED,
+    SummaryState,
+    is_coordinator_of,
+    last_closed_day,
+    reporting_period,
+    summaries_visible_to,
+    summary_state,
+    summary_versions_visible_to,
+    versions_prefetch,
+)
 from ..services import summary_compile, summary_get_or_create, summary_publish
 
 V = SummaryVersionStatus
@@ -64,116 +73,6 @@ MAP_LIMIT = 5000
 POLL_SECONDS = 5
 QUEUED_SESSION_KEY = "summaries_queued"
 BUCKETS = ("confirmed", "reported", "disputed")
-
-
-# --- Who reads what (reads: to move to incidents/selectors/summaries.py) ----------------------
-
-
-def is_coordinator_of(user, center_id: int) -> bool:
-    observer = observer_for_user(user)
-    return (
-        observer is not None
-        and observer.role == ObserverRole.COORDINATOR
-        and observer.center_id == center_id
-    )
-
-
-def summaries_visible_to(
-    *, user, queryset: QuerySet[DailySummary] | None = None
-) -> QuerySet[DailySummary]:
-    """The summaries ``user`` may read: a coordinator, every summary of the center; any
-    other active profile, the center's summaries that have a published version."""
-    queryset = DailySummary.objects.all() if queryset is None else queryset
-    observer = observer_for_user(user)
-    if observer is None:
-        return queryset.none()
-    queryset = queryset.filter(center_id=observer.center_id)
-    if observer.role == ObserverRole.COORDINATOR:
-        return queryset
-    published = SummaryVersion.objects.filter(summary_id=OuterRef("pk"), status=V.PUBLISHED)
-    return queryset.filter(Exists(published))
-
-
-def summary_versions_visible_to(
-    *, user, queryset: QuerySet[SummaryVersion] | None = None
-) -> QuerySet[SummaryVersion]:
-    """The versions ``user`` may read: a coordinator, all of the center's; anyone else,
-    the published ones."""
-    queryset = SummaryVersion.objects.all() if queryset is None else queryset
-    observer = observer_for_user(user)
-    if observer is None:
-        return queryset.none()
-    queryset = queryset.filter(summary__center_id=observer.center_id)
-    if observer.role == ObserverRole.COORDINATOR:
-        return queryset
-    return queryset.filter(status=V.PUBLISHED)
-
-
-def versions_prefetch(user) -> Prefetch:
-    """The visible versions of each summary, newest first, with who compiled and published."""
-    return Prefetch(
-        "versions",
-        queryset=summary_versions_visible_to(
-            user=user,
-            queryset=SummaryVersion.objects.select_related("compiled_by", "published_by")
-            .defer("content", "sources")
-            .order_by("-number"),
-        ),
-        to_attr="visible_versions",
-    )
-
-
-# --- A summary's state -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SummaryState:
-    """Where a daily summary stands, from the versions the reader may see."""
-
-    code: str  # "not_compiled", "draft" or "published"
-    stale: bool
-    latest: SummaryVersion | None  # the newest version that is not a superseded draft
-    published: SummaryVersion | None  # the newest published version
-    draft: SummaryVersion | None
-    version_count: int
-
-    @property
-    def addendum_pending(self) -> bool:
-        """A draft newer than the published version awaits review."""
-        return (
-            self.draft is not None
-            and self.published is not None
-            and self.draft.number > self.published.number
-        )
-
-    @property
-    def label(self) -> str:
-        if self.code == "not_compiled":
-            return "Not compiled"
-        if self.code == "draft":
-            return "Draft (stale)" if self.stale else "Draft"
-        return "Published, addendum pending" if self.addendum_pending else "Published"
-
-
-def summary_state(summary: DailySummary | None, versions: list[SummaryVersion]) -> SummaryState:
-    """The state of ``summary`` given the ``versions`` the reader may see (any order)."""
-    current = [v for v in versions if v.status != V.SUPERSEDED]
-    published = [v for v in versions if v.status == V.PUBLISHED]
-    drafts = [v for v in versions if v.status == V.DRAFT]
-
-    def newest(rows):
-        return max(rows, key=lambda v: v.number) if rows else None
-
-    latest = newest(current)
-    state = "published" if published else "draft" if drafts else "not_compiled"
-    return SummaryState(
-        code=state,
-        stale=bool(summary is None or summary.stale),
-        latest=latest,
-        published=newest(published),
-        draft=newest(drafts),
-        version_count=len(versions),
-    )
 
 
 # --- The addendum: what changed between two contents ----------------------------------------
