@@ -7,22 +7,32 @@ transactional tests (the ``celery_worker`` fixture in tests/conftest.py asks for
 database. Its broker is either kombu's filesystem transport in a folder of the test's own
 (``CEASEFIRE_VAR_DIR``) or a Redis server; tasks are sent from the test process with
 :meth:`CeleryWorker.send`, through a Celery app of the test's own on the same broker.
+
+:class:`CeleryWorkers` (the ``celery_workers`` fixture) starts several workers on one
+:class:`CeleryBroker`, with an embedded beat, another pool or extra environment if asked,
+and while they run points the project's own Celery app at that broker: what the code under
+test queues (after a commit, say) reaches them as it would in production.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from celery import Celery
+from django.conf import settings
 from django.db import connection
+from kombu import pools
 
 from tests.servers import _die_with_parent
 
@@ -60,14 +70,84 @@ def filesystem_transport_options(var_dir: Path) -> dict:
     }
 
 
-class CeleryWorker:
-    """One worker process (solo pool) on its own broker; ``start()``, ``send()``, ``stop()``."""
+def transport_options(broker_url: str, var_dir: Path) -> dict:
+    """The transport options config/settings.py gives ``broker_url`` (under ``var_dir``)."""
+    if broker_url.startswith("filesystem://"):
+        return filesystem_transport_options(var_dir)
+    return dict(settings.BROKER_NETWORK_TRANSPORT_OPTIONS)
 
-    def __init__(self, *, var_dir: Path, broker_url: str = "filesystem://") -> None:
+
+@dataclass(frozen=True)
+class CeleryBroker:
+    """Where a test's workers and publishers meet: a broker URL and the workers' var dir."""
+
+    url: str
+    var_dir: Path
+
+    @property
+    def transport_options(self) -> dict:
+        return transport_options(self.url, self.var_dir)
+
+    def prepare(self) -> None:
+        """Make the filesystem broker's folders (kombu makes none of them)."""
+        if self.url.startswith("filesystem://"):
+            for folder in ("queue", "processed", "control"):
+                (self.var_dir / "celery" / folder).mkdir(parents=True, exist_ok=True)
+
+
+@contextlib.contextmanager
+def publishing_to(app: Celery, broker: CeleryBroker) -> Iterator[None]:
+    """Point ``app`` (the project's Celery app) at ``broker`` for the block.
+
+    Connections and producers are pooled per broker, so the pools are dropped on the way
+    in and out: nothing published inside goes to the old broker, nothing after to this one.
+    """
+    conf = app.conf
+    saved = {key: conf[key] for key in ("broker_url", "broker_transport_options")}
+
+    def drop_pools() -> None:
+        pools.reset()
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    drop_pools()
+    conf.broker_url = broker.url
+    conf.broker_transport_options = broker.transport_options
+    try:
+        yield
+    finally:
+        drop_pools()
+        for key, value in saved.items():
+            conf[key] = value
+
+
+class CeleryWorker:
+    """One worker process on a broker; ``start()``, ``send()``, ``stop()``.
+
+    ``pool``/``concurrency``: the execution pool (solo by default: tasks run in the worker's
+    own process); ``beat``: embed a beat scheduler (``--beat``); ``environment``: extra
+    variables for it (``None`` removes one); ``label`` names its log, ``<label>.log``.
+    """
+
+    def __init__(
+        self,
+        *,
+        var_dir: Path,
+        broker_url: str = "filesystem://",
+        pool: str = "solo",
+        concurrency: int = 1,
+        beat: bool = False,
+        environment: dict[str, str | None] | None = None,
+        label: str = "worker",
+    ) -> None:
         self.var_dir = Path(var_dir)
         self.broker_url = broker_url
-        self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
-        self.log_path = self.var_dir / "worker.log"
+        self.pool = pool
+        self.concurrency = concurrency
+        self.beat = beat
+        self.extra_environment = dict(environment or {})
+        self.name = f"{label}-{uuid.uuid4().hex[:8]}@localhost"
+        self.log_path = self.var_dir / f"{label}.log"
         self.process: subprocess.Popen | None = None
         self._sender: Celery | None = None
 
@@ -85,6 +165,7 @@ class CeleryWorker:
             "CELERY_RESULT_BACKEND": None,
             "PYTHONUNBUFFERED": "1",
             **database_environment(),
+            **self.extra_environment,
         }
         for key, value in changes.items():
             if value is None:
@@ -94,10 +175,13 @@ class CeleryWorker:
         return env
 
     def start(self) -> CeleryWorker:
+        """Start the process and wait until it is ready."""
+        return self.launch().wait_until_ready()
+
+    def launch(self) -> CeleryWorker:
+        """Start the process (see :meth:`wait_until_ready`)."""
         self.var_dir.mkdir(parents=True, exist_ok=True)
-        if self.uses_filesystem:
-            for folder in ("queue", "processed", "control"):
-                (self.var_dir / "celery" / folder).mkdir(parents=True, exist_ok=True)
+        CeleryBroker(url=self.broker_url, var_dir=self.var_dir).prepare()
         command = [
             sys.executable,
             "-m",
@@ -105,7 +189,8 @@ class CeleryWorker:
             "-A",
             "config",
             "worker",
-            "--pool=solo",
+            f"--pool={self.pool}",
+            f"--concurrency={self.concurrency}",
             "--loglevel=INFO",
             "--without-gossip",
             "--without-mingle",
@@ -113,6 +198,8 @@ class CeleryWorker:
             f"--hostname={self.name}",
             "--queues=celery",
         ]
+        if self.beat:
+            command.append("--beat")
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command,
@@ -124,6 +211,9 @@ class CeleryWorker:
                 preexec_fn=_die_with_parent,
                 start_new_session=True,
             )
+        return self
+
+    def wait_until_ready(self) -> CeleryWorker:
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -153,8 +243,7 @@ class CeleryWorker:
             app.conf.broker_url = self.broker_url
             app.conf.broker_connection_retry_on_startup = True
             app.conf.task_ignore_result = True
-            if self.uses_filesystem:
-                app.conf.broker_transport_options = filesystem_transport_options(self.var_dir)
+            app.conf.broker_transport_options = transport_options(self.broker_url, self.var_dir)
             self._sender = app
         return self._sender
 
@@ -173,6 +262,44 @@ class CeleryWorker:
             time.sleep(0.1)
         raise AssertionError(f"timed out waiting for {what}; worker log:\n{self.log_tail()}")
 
+    def received(self, task_name: str) -> list[str]:
+        """Ids of the ``task_name`` tasks this worker received so far, in order (a task
+        delivered twice is listed twice)."""
+        pattern = rf"Task {re.escape(task_name)}\[([0-9a-f-]+)\] received"
+        return re.findall(pattern, self.log())
+
+    def outcome(self, task_id: str) -> str | None:
+        """How task ``task_id`` last ended here: ``"succeeded: <result>"``, ``"raised ..."``,
+        ``"retry: ..."``; ``None`` while it has not."""
+        found = re.findall(
+            rf"\[{re.escape(task_id)}\] (succeeded in \S+s: (.*)|raised .*|retry: .*)$",
+            self.log(),
+            flags=re.MULTILINE,
+        )
+        if not found:
+            return None
+        ended, result = found[-1]
+        return f"succeeded: {result}" if ended.startswith("succeeded") else ended
+
+    def wait_for_task(self, task_id: str, *, timeout: float = 20) -> str:
+        """Wait until task ``task_id`` has ended here; return its :meth:`outcome`."""
+        self.wait_for(lambda: self.outcome(task_id) is not None, timeout=timeout, what=task_id)
+        return self.outcome(task_id)
+
+    def pool_processes(self) -> list[int]:
+        """Pids of the worker's child processes (the prefork pool's, an embedded beat's)."""
+        if self.process is None:
+            return []
+        found = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = (proc / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
+                    found.append(int(proc.name))
+        return sorted(found)
+
     def stop(self) -> None:
         if self._sender is not None:
             with contextlib.suppress(Exception):
@@ -180,14 +307,65 @@ class CeleryWorker:
             self._sender = None
         if self.process is None:
             return
-        if self.process.poll() is None:
-            # Cold shutdown: the test is over, nothing is left to finish; a warm one waits
-            # for the broker's polling interval.
-            self.process.send_signal(signal.SIGQUIT)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(OSError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        # The test is over and nothing is left to finish: the worker and whatever it
+        # started in its own session (pool processes, an embedded beat) are killed. (Even a
+        # cold shutdown takes it some 4 s; a task cut short here loses nothing the test
+        # still looks at.)
+        with contextlib.suppress(OSError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
         self.process = None
+
+
+class CeleryWorkers:
+    """The workers of one test, all on one broker; while they run, the project's Celery app
+    publishes to that broker. ``start(**options)`` (see :class:`CeleryWorker`), ``close()``.
+    """
+
+    def __init__(self, broker: CeleryBroker, *, app: Celery | None = None) -> None:
+        if app is None:
+            from config.celery import app
+        self.broker = broker
+        broker.prepare()  # the app may publish before a worker starts
+        self.workers: list[CeleryWorker] = []
+        self._routing = contextlib.ExitStack()
+        self._routing.enter_context(publishing_to(app, broker))
+        _reset_breaker()
+
+    def start(self, **options) -> CeleryWorker:
+        """A worker on the broker, ready."""
+        [worker] = self.start_several(1, **options)
+        return worker
+
+    def start_several(self, count: int, **options) -> list[CeleryWorker]:
+        """``count`` workers on the broker, started side by side, all ready."""
+        started = []
+        for _ in range(count):
+            label = options.get("label") or f"worker-{len(self.workers) + 1}"
+            worker = CeleryWorker(
+                var_dir=self.broker.var_dir,
+                broker_url=self.broker.url,
+                **{**options, "label": label},
+            )
+            self.workers.append(worker)
+            started.append(worker.launch())
+        return [worker.wait_until_ready() for worker in started]
+
+    def log(self) -> str:
+        """Every worker's log, one after the other."""
+        return "\n".join(worker.log() for worker in self.workers)
+
+    def close(self) -> None:
+        try:
+            for worker in self.workers:
+                worker.stop()
+        finally:
+            self._routing.close()
+            _reset_breaker()
+
+
+def _reset_breaker() -> None:
+    """A broker outage seen by one test does not keep the next one from queueing."""
+    from monitoring.queueing import broker_breaker_reset
+
+    broker_breaker_reset()

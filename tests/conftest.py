@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
+import redis
 from django.conf import settings
 from rest_framework.test import APIClient
 
 from monitoring.choices import ObserverRole
 from zones import classifier
 
-from .celery_worker import CeleryWorker
+from .celery_worker import CeleryBroker, CeleryWorker, CeleryWorkers
 from .factories import CenterFactory, ObserverFactory, PartyFactory, UserFactory, ZoneFactory
 from .servers import PostgresServer, RedisServer, ServerUnavailable, skip_or_fail
 
@@ -113,6 +114,15 @@ def redis_server():
         yield server
 
 
+def _empty_redis(url: str) -> None:
+    """The session's Redis server is shared by the tests: each starts on an empty one."""
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
 @pytest.fixture
 def celery_worker(request, transactional_db, tmp_path):
     """A real Celery worker process on the test database; ``send()`` publishes to it.
@@ -124,6 +134,7 @@ def celery_worker(request, transactional_db, tmp_path):
     broker = getattr(request, "param", "filesystem")
     if broker == "redis":
         broker_url = request.getfixturevalue("redis_server").url
+        _empty_redis(broker_url)
     elif broker == "filesystem":
         broker_url = "filesystem://"
     else:
@@ -132,3 +143,30 @@ def celery_worker(request, transactional_db, tmp_path):
     worker.start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def celery_broker(request, tmp_path):
+    """The broker of this test's workers (``.url``, ``.var_dir``): the filesystem transport
+    in a folder of the test's own, or the Redis server when parametrized indirectly with
+    ``"redis"``."""
+    broker = getattr(request, "param", "filesystem")
+    if broker == "redis":
+        url = request.getfixturevalue("redis_server").url
+        _empty_redis(url)  # nothing left over by an earlier test's workers or beat
+    elif broker == "filesystem":
+        url = "filesystem://"
+    else:
+        raise ValueError(f"unknown broker {broker!r}")
+    return CeleryBroker(url=url, var_dir=tmp_path / "worker-var")
+
+
+@pytest.fixture
+def celery_workers(transactional_db, celery_broker):
+    """Start real worker processes on ``celery_broker``: ``celery_workers.start(beat=True,
+    environment={...}, pool="prefork")`` (see tests/celery_worker.py). Meanwhile the
+    project's Celery app publishes to that broker, so tasks the code under test queues
+    (after a commit) reach the workers. All are stopped at the end of the test."""
+    workers = CeleryWorkers(celery_broker)
+    yield workers
+    workers.close()

@@ -347,49 +347,68 @@ class RedisServer(_Server):
     def _start(self) -> None:
         for attempt in range(3):
             self.port = free_port()
-            with (self.folder / "server.log").open("ab") as log:
-                self.process = subprocess.Popen(
-                    [
-                        self.binary,
-                        "--port",
-                        str(self.port),
-                        "--bind",
-                        LOOPBACK,
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                        "--dir",
-                        str(self.folder),
-                        "--daemonize",
-                        "no",
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    preexec_fn=_die_with_parent,
-                    start_new_session=True,
-                )
-            self._watchdog = _Watchdog(
-                {
-                    "pids": [self.process.pid],
-                    "pid_marker": "redis-server",
-                    "remove": str(self.folder),
-                }
-            )
-            try:
-                _wait_for(
-                    lambda: self._ping() or self.process.poll() is not None,
-                    timeout=20,
-                    what=f"redis-server on port {self.port}",
-                )
-            except TimeoutError:
-                self._stop()
-                raise
+            self._launch()
             if self.process.poll() is None:
                 return
             self._watchdog.disarm()
             if attempt == 2:
                 raise RuntimeError(f"redis-server did not start:\n{self.log_tail('server.log')}")
+
+    def halt(self) -> None:
+        """Stop serving, as an outage would, keeping the port and folder: see :meth:`resume`."""
+        self._stop()
+        if self._watchdog is not None:
+            self._watchdog.disarm()
+            self._watchdog = None
+
+    def resume(self) -> None:
+        """Serve again, empty, on the same port after :meth:`halt`."""
+        self._launch()
+        if self.process.poll() is not None:
+            self._watchdog.disarm()
+            self._watchdog = None
+            raise RuntimeError(f"redis-server did not restart:\n{self.log_tail('server.log')}")
+
+    def _launch(self) -> None:
+        """redis-server on ``self.port``; returns once it answers or has exited."""
+        with (self.folder / "server.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    self.binary,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    LOOPBACK,
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.folder),
+                    "--daemonize",
+                    "no",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+                start_new_session=True,
+            )
+        self._watchdog = _Watchdog(
+            {
+                "pids": [self.process.pid],
+                "pid_marker": "redis-server",
+                "remove": str(self.folder),
+            }
+        )
+        try:
+            _wait_for(
+                lambda: self._ping() or self.process.poll() is not None,
+                timeout=20,
+                what=f"redis-server on port {self.port}",
+            )
+        except TimeoutError:
+            self._stop()
+            raise
 
     def _stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
