@@ -136,11 +136,12 @@
         if (collection.truncated) {
           text += " (the newest " + collection.limit + "; narrow the filters to see the rest)";
         }
-        setStatus(text + ".");
         var bounds = layer.getBounds();
         if (count && bounds.isValid()) {
-          map.fitBounds(bounds.pad(0.2), { maxZoom: 11 });
+          // No animation: the markers are where they stay once the map says it is ready.
+          map.fitBounds(bounds.pad(0.2), { maxZoom: 11, animate: false });
         }
+        setStatus(text + ".");
         container.classList.add("map--ready");
       })
       .catch(function (error) {
