@@ -145,6 +145,7 @@ class Report(PointMixin):
             models.Index(fields=["center", "occurred_at"]),
             models.Index(fields=["zone", "occurred_at"]),
             models.Index(fields=["author", "status"]),
+            models.Index(fields=["author", "reported_at"]),  # "my reports", newest first
             models.Index(fields=["updated_at"]),
         ]
 

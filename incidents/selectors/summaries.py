@@ -308,12 +308,23 @@ def _notable(report: dict, why: str) -> dict:
 def _joint_confirmations(reports: dict[int, dict], day: QuerySet[Report]) -> list[dict]:
     """The day's reports linked with reports of another delegation (rejected and retracted
     reports aside): events jointly confirmed."""
-    links = CorroborationLink.objects.filter(
-        Q(report_id__in=day.values("id")) | Q(other_id__in=day.values("id"))
-    ).exclude(
-        Q(report__status__in=(S.REJECTED, S.RETRACTED))
-        | Q(other__status__in=(S.REJECTED, S.RETRACTED))
+    # Two steps, so the database looks up the day's links and their ends by key instead of
+    # joining the whole report table (which grows with the database, not the day).
+    pairs = list(
+        CorroborationLink.objects.filter(
+            Q(report_id__in=day.values("id")) | Q(other_id__in=day.values("id"))
+        )
+        .order_by()
+        .values_list("report_id", "other_id")
     )
+    ends = {pk for pair in pairs for pk in pair}
+    counted = {
+        pk: delegation_id
+        for pk, status, delegation_id in Report.objects.filter(pk__in=ends)
+        .order_by()
+        .values_list("id", "status", "delegation_id")
+        if status not in (S.REJECTED, S.RETRACTED)
+    }
     parent: dict[int, int] = {}
 
     def find(x: int) -> int:
@@ -323,10 +334,10 @@ def _joint_confirmations(reports: dict[int, dict], day: QuerySet[Report]) -> lis
         return x
 
     delegation: dict[int, int] = {}
-    for a, b, da, db in links.values_list(
-        "report_id", "other_id", "report__delegation_id", "other__delegation_id"
-    ):
-        delegation[a], delegation[b] = da, db
+    for a, b in pairs:
+        if a not in counted or b not in counted:
+            continue
+        delegation[a], delegation[b] = counted[a], counted[b]
         parent[find(a)] = find(b)
     groups: dict[int, set[int]] = defaultdict(set)
     for pk in delegation:

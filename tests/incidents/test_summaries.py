@@ -319,3 +319,24 @@ def test_the_compile_command(people, center, capsys):
         with pytest.raises(CommandError, match=message):
             call_command("compile_summaries", *args)
     assert SummaryVersion.objects.count() == 1
+
+
+def test_joint_confirmations_are_notable_and_rejected_ends_do_not_count(people, center):
+    from incidents.services import corroboration_link
+
+    russian = violation(people, at=local(DAY, 11))
+    turkish = violation(people, who="turkish", at=local(DAY, 11, 20))
+    same_delegation = violation(people, at=local(DAY, 11, 40))
+    corroboration_link(report=russian, other=same_delegation, actor=people["coordinator"])
+    notable = summary_compile(center=center, day=DAY).content["notable"]
+    assert not [n for n in notable if "jointly" in n["why"]]  # one delegation only
+    corroboration_link(report=russian, other=turkish, actor=people["coordinator"])
+    notable = summary_compile(center=center, day=DAY).content["notable"]
+    assert [n["why"] for n in notable if "jointly" in n["why"]] == [
+        "jointly confirmed by 2 delegations"
+    ]
+    report_transition(
+        report=turkish, to_status=S.REJECTED, actor=people["coordinator"], comment="No."
+    )
+    notable = summary_compile(center=center, day=DAY).content["notable"]
+    assert not [n for n in notable if "jointly" in n["why"]]
