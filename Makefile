@@ -29,7 +29,7 @@ IS_DEBUG := $(PY) -c "import sys, config.settings as s; sys.exit(0 if s.DEBUG el
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-sqlite test-postgres lint format bench clean distclean
+.PHONY: help run test test-sqlite test-postgres lint format bench bench-postgres clean distclean
 
 help:
 	@echo "make run        set up (venv, install, migrate, seed) and serve web + worker + beat"
@@ -37,7 +37,8 @@ help:
 	@echo "                demo accounts and $(DEMO_DAYS) days of demo reports (DEMO_DATA=0: no reports)"
 	@echo "make test       install the dev dependencies, run the suite on SQLite then PostgreSQL"
 	@echo "make lint       ruff check + ruff format --check"
-	@echo "make bench      the benchmarks: classifier, report lists, bulk demo data (ARGS=...)"
+	@echo "make bench      the benchmarks: classifier, report lists, bulk demo data on SQLite (ARGS=...),"
+	@echo "                then summary compilation on a throwaway PostgreSQL (make bench-postgres)"
 	@echo "make clean      remove caches and build leftovers (keeps .venv and var/)"
 	@echo "make distclean  clean, and remove .venv and var/ (the local database!)"
 
@@ -105,12 +106,31 @@ format: $(DEV_STAMP)
 # never touch the center's data.
 BENCH_DB ?= var/bench/bench.sqlite3
 
+# The PostgreSQL benchmarks (summary_compile) run on a throwaway server of their own (the
+# tests' tests/servers.py, folder under BENCH_PG_DIR, deleted at the end): a fresh database
+# each run, since nothing is ever deleted. `make bench` runs them after the SQLite ones when
+# ARGS is empty or names summary_compile, e.g.
+# `make bench ARGS="summary_compile --day-reports 1000 --totals 10000,100000"`.
+BENCH_PG_DIR ?= var/bench/pg
+BENCH_PG_ARGS ?= summary_compile
+
 bench: $(RUN_STAMP)
 	@mkdir -p $(dir $(BENCH_DB))
 	@echo "==> preparing the benchmark database $(BENCH_DB)"
 	@SQLITE_PATH=$(BENCH_DB) $(MANAGE) migrate --noinput --verbosity 0
 	@SQLITE_PATH=$(BENCH_DB) $(MANAGE) seed > /dev/null
 	SQLITE_PATH=$(BENCH_DB) $(MANAGE) bench $(ARGS)
+	@case " $(strip $(ARGS)) " in \
+		"  ") $(MAKE) --no-print-directory bench-postgres ;; \
+		*" summary_compile "*) $(MAKE) --no-print-directory bench-postgres BENCH_PG_ARGS="$(ARGS)" ;; \
+	esac
+
+bench-postgres: $(RUN_STAMP)
+	@mkdir -p $(BENCH_PG_DIR)
+	@echo "==> a throwaway PostgreSQL server under $(BENCH_PG_DIR): migrate, seed, bench $(BENCH_PG_ARGS)"
+	TMPDIR=$(abspath $(BENCH_PG_DIR)) $(PY) -m tests.servers postgres -- sh -c '\
+		$(MANAGE) migrate --noinput --verbosity 0 && $(MANAGE) seed > /dev/null && \
+		$(MANAGE) bench $(BENCH_PG_ARGS)'
 
 clean:
 	rm -rf .pytest_cache .ruff_cache staticfiles *.egg-info build

@@ -7,6 +7,10 @@
   number of queries, and the ratio big/small.
 - ``demo_bulk``: the bulk demo generator's speed (reports a second), in a transaction that
   is rolled back, so the benchmark database keeps its size.
+- ``summary_compile`` (PostgreSQL only, on a fresh database: ``make bench-postgres``):
+  compiling one center's day of 10,000 reports at 100,000 reports in the database, then
+  again after growing it to 1,000,000 with reports of other days; median seconds of each
+  and the ratio.
 
 Not timed tests: they print figures for docs/benchmarks.md. Every loop is bounded in count
 and in time.
@@ -14,22 +18,28 @@ and in time.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from monitoring.choices import AuditEntrySource
 from monitoring.context import audit_source
+from monitoring.models import MonitoringCenter
 
-from .demo import demo_data_bulk
+from .demo import DEFAULT_SEED, demo_data_bulk
 from .models import Report
 from .selectors import report_list, reports_visible_to
+from .selectors.summaries import COUNTED, reporting_period
+from .services import summary_compile
 
 SMALL, BIG = ("AMC", 1_000), ("JWG", 100_000)
 TIME_BOUND = 20.0  # seconds per measured item, whatever the repeats
@@ -193,4 +203,246 @@ def bench_demo_bulk(*, repeats: int = 5, log=print, **_) -> dict:
     return {"reports": BULK_SAMPLE, "existing": existing, "reports_per_s": median}
 
 
-BENCHMARKS = {"reports_lists": bench_reports_lists, "demo_bulk": bench_demo_bulk}
+# --- summary_compile --------------------------------------------------------------------------
+
+SUMMARY_CENTER = "JWG"  # cut-off 00:00: a demo day (local midnight to midnight) is its day
+SUMMARY_DAY_REPORTS = 10_000
+SUMMARY_TOTALS = (100_000, 1_000_000)
+SUMMARY_TARGET_S = 2.0
+SUMMARY_TIME_BOUND = 120.0  # seconds of measured compilations per size, whatever the repeats
+SUMMARY_SPAN_DAYS = 365
+# The compiled day and the seven days it is compared with: the growth writes no report there,
+# so both sizes compile exactly the same data.
+SUMMARY_WINDOW_DAYS = 8
+
+
+def _bulk(*, reports: int, days: int, until: date, seed: int, log) -> float:
+    """``reports`` bulk demo reports of the benchmark's center over ``days`` days ending
+    ``until``; returns the seconds taken. Bounded by count; progress every 5 %."""
+    with audit_source(AuditEntrySource.COMMAND):
+        summary = demo_data_bulk(
+            reports=reports,
+            centers=[SUMMARY_CENTER],
+            days=days,
+            until=until,
+            seed=seed,
+            append=True,
+            password=settings.DEMO_PASSWORD,
+            log=lambda line: log(f"    {line.strip()}"),
+        )
+    return summary.seconds
+
+
+def _vacuum_analyze(log) -> float:
+    """VACUUM ANALYZE after a bulk load, as autovacuum would do in time (and so that it does
+    not run during the measurements)."""
+    began = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE)")
+    seconds = time.perf_counter() - began
+    log(f"  VACUUM (ANALYZE) in {seconds:.1f} s")
+    return seconds
+
+
+def _compile_once(center, day: date, *, rollback: bool, wrapper=None):
+    """One ``summary_compile`` of ``day``: (seconds, version). With ``rollback`` it runs in a
+    transaction rolled back afterwards, so every run starts from the same state (no summary
+    of the day yet) and writes its draft."""
+    began = time.perf_counter()
+    with transaction.atomic(), audit_source(AuditEntrySource.TASK):
+        if wrapper is not None:
+            with connection.execute_wrapper(wrapper):
+                version = summary_compile(center=center, day=day)
+        else:
+            version = summary_compile(center=center, day=day)
+        seconds = time.perf_counter() - began
+        content = version.content
+        transaction.set_rollback(rollback)
+    return seconds, content
+
+
+def _sql_timing(found: list):
+    def wrapper(execute, sql, params, many, context):
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            found.append((time.perf_counter() - began, sql))
+
+    return wrapper
+
+
+def _measure_day(center, day: date, *, repeats: int, log) -> dict:
+    """The compilation of ``day``: a first (cold) run, then the median of ``repeats`` runs
+    (at most SUMMARY_TIME_BOUND s), each rolled back; then one run with its SQL timed."""
+    cold, content = _compile_once(center, day, rollback=True)
+    running = content["convoys"]["running_totals"]["computed_from"]
+    log(
+        f"  first compilation {cold:.3f} s ({content['source_count']:,} reports counted, "
+        f"running totals from the {running})"
+    )
+    times: list[float] = []
+    began = time.perf_counter()
+    while len(times) < max(1, repeats) and (
+        not times or time.perf_counter() - began < SUMMARY_TIME_BOUND
+    ):
+        seconds, content = _compile_once(center, day, rollback=True)
+        times.append(seconds)
+        log(f"  run {len(times)}/{repeats}: {seconds:.3f} s")
+    queries: list[tuple[float, str]] = []
+    profiled, _content = _compile_once(center, day, rollback=True, wrapper=_sql_timing(queries))
+    sql = sum(t for t, _ in queries)
+    slowest = sorted(queries, key=lambda q: q[0], reverse=True)[:3]
+    log(
+        f"  one more run {profiled:.3f} s: {len(queries)} SQL queries, {sql:.3f} s in the "
+        f"database (with the driver), {profiled - sql:.3f} s in Python; slowest:"
+    )
+    for seconds, text in slowest:
+        log(f"    {seconds * 1000:7.1f} ms  {' '.join(text.split())[:110]}")
+    median = statistics.median(times)
+    load = os.getloadavg()[0]
+    log(
+        f"  median {median:.3f} s of {len(times)} (min {min(times):.3f}, max {max(times):.3f}); "
+        f"load average {load:.1f} on {os.cpu_count()} cores"
+    )
+    return {
+        "load_average": round(load, 2),
+        "median_s": round(median, 4),
+        "runs": len(times),
+        "times_s": [round(t, 4) for t in times],
+        "first_s": round(cold, 4),
+        "source_count": content["source_count"],
+        "running_totals_from": content["convoys"]["running_totals"]["computed_from"],
+        "queries": len(queries),
+        "sql_s": round(sql, 4),
+        "slowest_sql": [
+            {"ms": round(t * 1000, 1), "sql": " ".join(q.split())[:300]} for t, q in slowest
+        ],
+    }
+
+
+def bench_summary_compile(
+    *,
+    repeats: int = 5,
+    log=print,
+    day_reports: int = SUMMARY_DAY_REPORTS,
+    totals: tuple[int, ...] = SUMMARY_TOTALS,
+    **_,
+) -> dict:
+    """One center's day of ``day_reports`` reports compiled at each database size of
+    ``totals`` (smallest first), growing the same database in between with reports of other
+    days. PostgreSQL, fresh database (``make bench-postgres``)."""
+    if connection.vendor != "postgresql":
+        raise RuntimeError("summary_compile runs on PostgreSQL only: `make bench-postgres`")
+    totals = tuple(sorted(totals))
+    if day_reports < 1 or not totals or totals[0] <= day_reports:
+        raise RuntimeError(
+            f"the smallest size ({totals[0] if totals else None}) must be above the day's "
+            f"{day_reports} reports"
+        )
+    if Report.objects.exists():
+        raise RuntimeError(
+            "summary_compile needs a fresh database (nothing is ever deleted, so no reset): "
+            "`make bench-postgres` makes one for each run"
+        )
+    center = MonitoringCenter.objects.get(code=SUMMARY_CENTER)
+    # Two days back: the day's reports are filed and reviewed before now.
+    day = timezone.localdate() - timedelta(days=2)
+    before = day - timedelta(days=1)
+    start, end = reporting_period(center, day)
+    log(
+        f"summary_compile: {SUMMARY_CENTER} day {day} ({day_reports:,} reports) at "
+        f"{' then '.join(f'{n:,}' for n in totals)} reports in the database; every report in "
+        f"{SUMMARY_CENTER}; median of {repeats}"
+    )
+    started = time.perf_counter()
+    figures: dict = {"center": SUMMARY_CENTER, "day": day.isoformat(), "sizes": []}
+    for position, total in enumerate(totals):
+        have = Report.objects.count()
+        if position == 0:
+            log(f"[{total:,}] {total - day_reports:,} reports over the {SUMMARY_SPAN_DAYS} days")
+            log(f"  before {day}, then {day_reports:,} on {day}")
+            fill_s = _bulk(
+                reports=total - day_reports,
+                days=SUMMARY_SPAN_DAYS,
+                until=before,
+                seed=DEFAULT_SEED,
+                log=log,
+            )
+            fill_s += _bulk(reports=day_reports, days=1, until=day, seed=DEFAULT_SEED + 1, log=log)
+        else:
+            until = day - timedelta(days=SUMMARY_WINDOW_DAYS)
+            log(
+                f"[{total:,}] growing: {total - have:,} reports over the {SUMMARY_SPAN_DAYS} days "
+                f"ending {until} (none in the compiled day or the 7 days it is compared with)"
+            )
+            fill_s = _bulk(
+                reports=total - have,
+                days=SUMMARY_SPAN_DAYS,
+                until=until,
+                seed=DEFAULT_SEED + 1 + position,
+                log=log,
+            )
+        vacuum_s = _vacuum_analyze(log)
+        in_day = Report.objects.filter(
+            center=center, occurred_at__gte=start, occurred_at__lt=end
+        ).count()
+        counted = Report.objects.filter(
+            center=center, occurred_at__gte=start, occurred_at__lt=end, status__in=COUNTED
+        ).count()
+        size = Report.objects.count()
+        log(
+            f"  {size:,} reports in the database ({size / 1e6:.2f} M); {in_day:,} in the day, "
+            f"{counted:,} of them counted (not draft, rejected or retracted)"
+        )
+        # The normal path: the day before is compiled first, so the day's running totals
+        # start from its. (Its own day before is not compiled: it recounts every convoy.)
+        before_s, before_content = _compile_once(center, before, rollback=False)
+        log(
+            f"  the day before ({before}) compiled in {before_s:.3f} s "
+            f"(running totals {before_content['convoys']['running_totals']['computed_from']})"
+        )
+        measured = _measure_day(center, day, repeats=repeats, log=log)
+        if measured["running_totals_from"] != "previous day":
+            raise RuntimeError(
+                f"the day's running totals came from {measured['running_totals_from']!r}, not "
+                "the previous day: not the normal path"
+            )
+        figures["sizes"].append(
+            {
+                "reports": size,
+                "day_reports": in_day,
+                "counted": counted,
+                "fill_s": round(fill_s, 1),
+                "vacuum_s": round(vacuum_s, 1),
+                "day_before_s": round(before_s, 4),
+                "day_before_running_totals": before_content["convoys"]["running_totals"][
+                    "computed_from"
+                ],
+                **measured,
+            }
+        )
+    small, big = figures["sizes"][0], figures["sizes"][-1]
+    ratio = big["median_s"] / small["median_s"]
+    figures["ratio"] = round(ratio, 2)
+    figures["target_s"] = SUMMARY_TARGET_S
+    figures["met"] = big["median_s"] < SUMMARY_TARGET_S
+    log(
+        f"summary_compile: {small['day_reports']:,}-report day compiled in "
+        f"{small['median_s']:.3f} s at {small['reports']:,} reports, {big['median_s']:.3f} s "
+        f"at {big['reports']:,}: ratio {ratio:.2f}x; target {SUMMARY_TARGET_S:.0f} s "
+        f"{'met' if figures['met'] else 'NOT met'}; "
+        f"{sum(s['runs'] for s in figures['sizes'])} measured compilations, "
+        f"{time.perf_counter() - started:.0f} s in all"
+    )
+    return figures
+
+
+# Run only on this database vendor (``manage.py bench`` skips them elsewhere, with a note).
+bench_summary_compile.vendor = "postgresql"
+
+BENCHMARKS = {
+    "reports_lists": bench_reports_lists,
+    "demo_bulk": bench_demo_bulk,
+    "summary_compile": bench_summary_compile,
+}
