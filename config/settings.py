@@ -9,6 +9,7 @@ listed in the README's configuration table.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -198,13 +199,29 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 # --- REST framework and the schema --------------------------------------------------------
+# Partner API tokens are throttled per token: PARTNER_TOKEN_RATE requests per second, minute,
+# hour or day ("600/min"). The counts live in the default cache (per process unless CACHES
+# points at a shared one).
+PARTNER_TOKEN_RATE = os.environ.get("PARTNER_TOKEN_RATE", "").strip() or "600/min"
+if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", PARTNER_TOKEN_RATE):
+    raise ImproperlyConfigured(
+        f"PARTNER_TOKEN_RATE must be <number>/<s|min|hour|day>, got {PARTNER_TOKEN_RATE!r}"
+    )
 REST_FRAMEWORK = {
+    # A partner tool's token first (Authorization: Token/Bearer <secret>), then the browser's
+    # session.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "monitoring.authentication.PartnerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "monitoring.permissions.HasMonitoringRole",
+        "monitoring.permissions.TokenHasScope",
     ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "monitoring.authentication.PartnerTokenRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {"partner": PARTNER_TOKEN_RATE},
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",

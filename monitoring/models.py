@@ -214,3 +214,87 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"
+
+
+class PartnerTokenScopes(models.TextChoices):
+    """What a partner token may do; reading is always included."""
+
+    READ = "read", "Read"
+    READ_WRITE = "read write", "Read and write"
+
+
+class PartnerToken(models.Model):
+    """An API key of a partner account: a partner tool acts through it as ``user``.
+
+    Only the SHA-256 of the secret is stored (``key_hash``); the secret is shown once, when
+    the token is issued, and its first characters (``prefix``) name it in lists. ``scopes``
+    is a space-separated set (``"read"`` or ``"read write"``).
+    """
+
+    name = models.CharField(max_length=100, help_text="What the token is for.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="partner_tokens",
+        help_text="The partner account the token acts as.",
+    )
+    prefix = models.CharField(max_length=8, db_index=True)
+    key_hash = models.CharField(max_length=64, help_text="SHA-256 of the secret, hex.")
+    scopes = models.CharField(
+        max_length=32, choices=PartnerTokenScopes.choices, default=PartnerTokenScopes.READ
+    )
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    last_used_at = models.DateTimeField(
+        null=True, blank=True, help_text="Recorded at most once a minute."
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["key_hash"], name="%(app_label)s_%(class)s_key_unique"),
+            models.CheckConstraint(
+                condition=Q(scopes__in=PartnerTokenScopes.values),
+                name="%(app_label)s_%(class)s_scopes_valid",
+            ),
+            models.CheckConstraint(
+                # isnull=False on both sides: SQL lets a NULL through a check.
+                condition=Q(revoked_at__isnull=True, revoked_by__isnull=True)
+                | Q(revoked_at__isnull=False, revoked_by__isnull=False),
+                name="%(app_label)s_%(class)s_revoked_with_actor",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__isnull=True) | Q(expires_at__gt=models.F("created_at")),
+                name="%(app_label)s_%(class)s_expires_after_creation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… {self.name}"
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(self.scopes.split())
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scope_set
+
+    def is_expired(self, at) -> bool:
+        return self.expires_at is not None and self.expires_at <= at
+
+    def state(self, at) -> str:
+        """``active``, ``expired`` or ``revoked`` at the moment ``at``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.is_expired(at) else "active"

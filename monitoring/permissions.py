@@ -10,9 +10,10 @@ from collections.abc import Iterable
 
 from django.contrib.auth.mixins import AccessMixin
 from django.http import HttpRequest
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from .choices import ObserverRole
+from .models import PartnerToken
 from .selectors import observer_for_user
 
 ALL_ROLES = frozenset(ObserverRole.values)
@@ -49,3 +50,50 @@ class RoleRequiredMixin(AccessMixin):
             self.raise_exception = True
             return self.handle_no_permission()
         return super().dispatch(request, *args, **kwargs)
+
+
+# --- Partner API tokens ------------------------------------------------------------------
+
+
+def partner_token_of(request) -> PartnerToken | None:
+    """The partner token a request was authenticated with (None: the session)."""
+    token = getattr(request, "auth", None)
+    return token if isinstance(token, PartnerToken) else None
+
+
+def token_scope_needed(method: str) -> str:
+    """Safe methods need the ``read`` scope; every other method needs ``write``."""
+    return "read" if method in SAFE_METHODS else "write"
+
+
+def partner_token_writes_for(request, center_id: int) -> bool:
+    """Whether the request carries a write-scoped partner token of that center's partner."""
+    token = partner_token_of(request)
+    if token is None or not token.has_scope("write"):
+        return False
+    observer = observer_for_user(request.user)
+    return (
+        observer is not None
+        and observer.role == ObserverRole.PARTNER
+        and observer.center_id == center_id
+    )
+
+
+class TokenHasScope(BasePermission):
+    """A request made with a partner token needs the scope its method asks for; a session
+    request is not concerned (its role rules apply, as everywhere)."""
+
+    message = "This API token lacks the scope this request needs."
+
+    def has_permission(self, request, view) -> bool:
+        token = partner_token_of(request)
+        if token is None:
+            return True
+        needed = token_scope_needed(request.method)
+        if token.has_scope(needed):
+            return True
+        self.message = (
+            f"This API token lacks the “{needed}” scope that {request.method} requests need "
+            f"(it has: {', '.join(sorted(token.scope_set))})."
+        )
+        return False

@@ -6,21 +6,31 @@ database's own constraints) and writes an :class:`AuditEntry` naming the acting 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
 
 from .choices import AuditEntryAction, ObserverRole
 from .context import current_audit_source
-from .models import AuditEntry, MonitoringCenter, Observer, Party
+from .models import (
+    AuditEntry,
+    MonitoringCenter,
+    Observer,
+    PartnerToken,
+    PartnerTokenScopes,
+    Party,
+)
+from .selectors import observer_for_user
 
 M = TypeVar("M", bound=models.Model)
 
@@ -204,3 +214,130 @@ def observer_save(
         instance=observer, actor=actor, m2m={"assigned_zones": zones}, comment=comment
     )
     return observer
+
+
+# --- Partner API tokens -------------------------------------------------------------------
+
+#: ``last_used_at`` is written at most this often, not on every request.
+PARTNER_TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+def partner_token_hash(secret: str) -> str:
+    """The stored form of a token's secret: SHA-256, hex."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _token_audit_values(token: PartnerToken) -> dict[str, Any]:
+    """What the audit log says of a token: never the secret, nor its hash."""
+    return {
+        "name": token.name,
+        "user": token.user_id,
+        "prefix": token.prefix,
+        "scopes": token.scopes,
+        "expires_at": token.expires_at,
+    }
+
+
+def _coordinator_of_partner(*, actor: Actor, partner_user, verb: str) -> Observer:
+    """The actor's profile if it coordinates the partner account's center, else 403."""
+    coordinator = observer_for_user(actor)
+    partner = Observer.objects.filter(user=partner_user).first()
+    if (
+        coordinator is None
+        or coordinator.role != ObserverRole.COORDINATOR
+        or partner is None
+        or partner.center_id != coordinator.center_id
+    ):
+        raise PermissionDenied(f"Only a coordinator of the partner's center {verb} its tokens.")
+    return partner
+
+
+def partner_token_issue(
+    *,
+    partner_user,
+    name: str,
+    scopes: str = PartnerTokenScopes.READ,
+    expires_at: datetime | None = None,
+    actor: Actor,
+    at: datetime | None = None,
+) -> tuple[PartnerToken, str]:
+    """Issue an API token for a partner account of the actor's center.
+
+    Returns ``(token, secret)``: the secret is given here once and stored only as its
+    SHA-256. ``scopes`` is ``"read"`` or ``"read write"`` (``"write"`` alone means both).
+    """
+    at = at or timezone.now()
+    partner = _coordinator_of_partner(actor=actor, partner_user=partner_user, verb="issues")
+    errors: dict[str, list[str]] = {}
+    if not partner.is_active or partner.role != ObserverRole.PARTNER:
+        errors["partner_user"] = [
+            f"{partner_user.get_username()} is not an active partner account."
+        ]
+    wanted = set(scopes.split()) if isinstance(scopes, str) else set(scopes)
+    unknown = wanted - {"read", "write"}
+    if unknown:
+        errors["scopes"] = [f"Unknown scope: {', '.join(sorted(unknown))} (read, write)."]
+    scope_value = PartnerTokenScopes.READ_WRITE if "write" in wanted else PartnerTokenScopes.READ
+    if expires_at is not None and expires_at <= at:
+        errors["expires_at"] = ["The expiry must be in the future."]
+    if errors:
+        raise ValidationError(errors)
+    secret = secrets.token_urlsafe(32)
+    token = PartnerToken(
+        name=(name or "").strip(),
+        user=partner_user,
+        prefix=secret[:8],
+        key_hash=partner_token_hash(secret),
+        scopes=scope_value,
+        created_at=at,
+        created_by=actor,
+        expires_at=expires_at,
+    )
+    with transaction.atomic():
+        token.full_clean()
+        token.save()
+        audit_entry_create(
+            actor=actor,
+            action=AuditEntryAction.CREATE,
+            instance=token,
+            changes={key: [None, value] for key, value in _token_audit_values(token).items()},
+            comment=f"API token issued to {partner_user.get_username()}.",
+        )
+    return token, secret
+
+
+def partner_token_revoke(
+    *, token: PartnerToken, actor: Actor, at: datetime | None = None
+) -> PartnerToken:
+    """Revoke a token at once; it answers 401 from the next request on."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        token = PartnerToken.objects.select_for_update().select_related("user").get(pk=token.pk)
+        _coordinator_of_partner(actor=actor, partner_user=token.user, verb="revokes")
+        if token.revoked_at is not None:
+            raise ValidationError(f"Token {token.prefix}… was already revoked.")
+        token.revoked_at = at
+        token.revoked_by = actor
+        token.full_clean()
+        token.save(update_fields=["revoked_at", "revoked_by"])
+        audit_entry_create(
+            actor=actor,
+            action=AuditEntryAction.UPDATE,
+            instance=token,
+            changes={"revoked_at": [None, at], "revoked_by": [None, actor.pk]},
+            comment=f"API token of {token.user.get_username()} revoked.",
+        )
+    return token
+
+
+def partner_token_touch(*, token: PartnerToken, at: datetime | None = None) -> None:
+    """Record that the token was used, at most once per ``PARTNER_TOKEN_TOUCH_INTERVAL``.
+
+    Telemetry, not a change of the record: one UPDATE with no audit entry, and none at all
+    for requests within the interval (a busy tool does not write on every request).
+    """
+    at = at or timezone.now()
+    if token.last_used_at is not None and at - token.last_used_at < PARTNER_TOKEN_TOUCH_INTERVAL:
+        return
+    PartnerToken.objects.filter(pk=token.pk).update(last_used_at=at)
+    token.last_used_at = at

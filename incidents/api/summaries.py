@@ -4,8 +4,8 @@ read, and start a compilation (``POST /api/v1/summaries/compile/``).
 Who reads what is the web pages' rule (docs/permissions.md, "Daily summaries"): a
 coordinator reads every version of the center's summaries; any other active profile of the
 center reads the published versions only, and sees only the summaries that have one.
-Compiling is the coordinators' of the center (partner tokens with a write scope come with
-issue 5). Writes go through ``incidents.services``.
+Compiling is the coordinators' of the center, and partner tools' through a partner token
+with the write scope for the partner's own center. Writes go through ``incidents.services``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from monitoring.models import MonitoringCenter
-from monitoring.permissions import HasMonitoringRole
+from monitoring.permissions import HasMonitoringRole, TokenHasScope, partner_token_writes_for
 from monitoring.queueing import enqueue_quietly
 
 from ..filtersets import SUMMARY_STATES, DailySummaryFilterSet
@@ -242,7 +242,7 @@ class DailySummaryViewSet(
 
     serializer_class = DailySummarySerializer
     filterset_class = DailySummaryFilterSet
-    permission_classes = [HasMonitoringRole]
+    permission_classes = [HasMonitoringRole, TokenHasScope]
     ordering_fields = ["day", "compiled_at"]
     ordering = ["-day", "-id"]
 
@@ -305,7 +305,10 @@ class DailySummaryViewSet(
             202: SummaryCompileResultSerializer,
             200: SummaryCompileResultSerializer,
             400: OpenApiResponse(description="Each error under the field it is about."),
-            403: OpenApiResponse(description="Only a coordinator of that center compiles."),
+            403: OpenApiResponse(
+                description="Only a coordinator of that center, or a partner token of that "
+                "center with the write scope, compiles."
+            ),
         },
         summary="Compile a center's reporting day (queued; at once if the queue is down)",
     )
@@ -317,13 +320,25 @@ class DailySummaryViewSet(
         payload.is_valid(raise_exception=True)
         center: MonitoringCenter = payload.validated_data["center"]
         day: date = payload.validated_data["day"]
-        if not is_coordinator_of(request.user, center.pk):
-            raise PermissionDenied("Only a coordinator of that center compiles its summaries.")
+        if not (
+            is_coordinator_of(request.user, center.pk)
+            or partner_token_writes_for(request, center.pk)
+        ):
+            raise PermissionDenied(
+                "Only a coordinator of that center, or a partner token of that center with the "
+                "write scope, compiles its summaries."
+            )
         summary = summary_get_or_create(center=center, day=day)
         queued = enqueue_quietly(summary_compile_task, center_id=center.pk, day=day.isoformat())
         if not queued:  # the broker is away: compile here rather than wait for the sweep
             summary_compile(center=center, day=day, actor=request.user)
-        fresh = self.get_queryset().get(pk=summary.pk)
+        # The summary asked for, with the versions the caller may read (a partner tool reads
+        # published versions only: its new draft is not among them).
+        fresh = (
+            DailySummary.objects.select_related("center")
+            .prefetch_related(versions_prefetch(request.user))
+            .get(pk=summary.pk)
+        )
         context = {**self.get_serializer_context(), "queued": queued}
         return Response(
             SummaryCompileResultSerializer(fresh, context=context).data,

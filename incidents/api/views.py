@@ -16,7 +16,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from monitoring.permissions import HasMonitoringRole
+from monitoring.permissions import HasMonitoringRole, TokenHasScope
 from monitoring.selectors import audit_entries_for
 
 from .. import services
@@ -137,7 +137,7 @@ class ReportViewSet(
 
     serializer_class = ReportSerializer
     filterset_class = ReportFilterSet
-    permission_classes = [HasMonitoringRole]
+    permission_classes = [HasMonitoringRole, TokenHasScope]
     lookup_field = "uuid"
     lookup_value_regex = r"[0-9a-f-]{36}"
     ordering_fields = ["occurred_at", "updated_at", "reported_at", "reference"]

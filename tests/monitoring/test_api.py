@@ -258,6 +258,7 @@ def test_api_root_lists_every_endpoint():
         "settlements",
         "classify",
         "reports",
+        "summaries",
     }
     assert body["zones"].endswith("/api/v1/zones/")
     assert body["reports"].endswith("/api/v1/reports/")
