@@ -14,6 +14,7 @@ import re
 import pytest
 import shapely
 from django.core.management import call_command
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from incidents.choices import ReportKind, ReportStatus
@@ -78,6 +79,19 @@ def click_map_at(page, latitude: float, longitude: float) -> None:
         [latitude, longitude],
     )
     page.mouse.click(x, y)
+    # The click writes the point into the form. On a loaded machine a click that lands while
+    # the renderer is still busy can be dropped by the browser before Leaflet sees it: wait
+    # for the form to take the point, and click once more if it did not.
+    took = (
+        "([lat, lon]) => Math.abs(parseFloat(document.querySelector('#id_latitude').value)"
+        " - lat) < 0.05 && Math.abs(parseFloat(document.querySelector('#id_longitude').value)"
+        " - lon) < 0.05"
+    )
+    try:
+        page.wait_for_function(took, arg=[latitude, longitude], timeout=5000)
+    except PlaywrightTimeoutError:
+        page.mouse.click(x, y)
+        page.wait_for_function(took, arg=[latitude, longitude], timeout=10000)
 
 
 def typed_point(page) -> tuple[float, float]:
