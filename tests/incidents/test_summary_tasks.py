@@ -22,6 +22,8 @@ from datetime import time as clock
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -276,6 +278,14 @@ def test_a_published_summary_is_left_untouched_by_the_workers_recompilation(
     assert SummaryVersion.objects.filter(pk=published.pk).values().get() == stored
     assert stored["status"] == V.PUBLISHED and stored["content"]["source_count"] == 1
     assert summaries_verify() == (1, [])
+    # Someone edits the worker-compiled, published figures behind the application's back:
+    # verify_summaries names that version and fails.
+    tampered = dict(stored["content"], awaiting_review=stored["content"]["awaiting_review"] + 7)
+    SummaryVersion.objects.filter(pk=published.pk).update(content=tampered)
+    with pytest.raises(CommandError, match="1 problem"):
+        call_command("verify_summaries")
+    checked, problems = summaries_verify()
+    assert checked == 1 and [p.version.pk for p in problems] == [published.pk]
 
 
 # --- Midnight and daylight saving -----------------------------------------------------------
