@@ -684,6 +684,13 @@ def reports_reclassify(
     checked = changed = 0
     for report in reports.iterator(chunk_size=batch):
         checked += 1
+        # Read first, write only what changes: a report already right costs no lock, no
+        # transaction (after a change of lines most reports stay as they were).
+        before = record_snapshot(report)
+        override = report.zone if report.zone_override_reason else None
+        _classify(report, zone_override=override, override_reason=report.zone_override_reason)
+        if not record_diff(before, record_snapshot(report)):
+            continue
         if report_reclassify(report=report, actor=actor):
             changed += 1
         if progress is not None and checked % batch == 0:
