@@ -4,7 +4,8 @@ state of an event."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db.models import Q, QuerySet
@@ -165,3 +166,58 @@ def reports_visible_to(*, user, queryset: QuerySet[Report] | None = None) -> Que
 def report_visible(*, user, report: Report) -> bool:
     rule = report_visibility_q(user)
     return rule is not None and Report.objects.filter(rule, pk=report.pk).exists()
+
+
+# --- Corroboration of many reports at once ----------------------------------------------------
+
+
+@dataclass
+class EventSummary:
+    """What a row shows of a report's event: how many other reports describe it, and the
+    delegations whose observers agree (as :func:`incidents.selectors.corroboration_state`)."""
+
+    others: int = 0
+    delegations: list[str] = field(default_factory=list)
+
+    @property
+    def jointly_confirmed(self) -> bool:
+        return len(self.delegations) >= 2
+
+
+def corroboration_summaries(reports: list[Report]) -> dict[int, EventSummary]:
+    """The event summary of each report, in a number of queries that does not grow with the
+    number of reports (one per step of the longest chain of links, plus one)."""
+    adjacency: dict[int, set[int]] = defaultdict(set)
+    seen = {report.pk for report in reports}
+    frontier = set(seen)
+    while frontier:
+        pairs = CorroborationLink.objects.filter(
+            Q(report_id__in=frontier) | Q(other_id__in=frontier)
+        ).values_list("report_id", "other_id")
+        found: set[int] = set()
+        for one, two in pairs:
+            adjacency[one].add(two)
+            adjacency[two].add(one)
+            found |= {one, two}
+        frontier = found - seen
+        seen |= found
+    if not adjacency:
+        return {report.pk: EventSummary() for report in reports}
+    counted = dict(
+        Report.objects.filter(pk__in=seen)
+        .exclude(status__in=NOT_COUNTED)
+        .values_list("pk", "delegation__name")
+    )
+    summaries = {}
+    for report in reports:
+        component, stack = {report.pk}, [report.pk]
+        while stack:
+            for neighbour in adjacency[stack.pop()] - component:
+                component.add(neighbour)
+                stack.append(neighbour)
+        members = [pk for pk in component if pk in counted]
+        summaries[report.pk] = EventSummary(
+            others=len([pk for pk in members if pk != report.pk]),
+            delegations=sorted({counted[pk] for pk in members}),
+        )
+    return summaries

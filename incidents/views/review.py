@@ -16,8 +16,7 @@ the user may not do it), never a 500.
 from __future__ import annotations
 
 import uuid as uuid_lib
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -43,11 +42,12 @@ from zones.views import map_config
 from ..choices import ReportKind, ReportStatus, ViolationCategory
 from ..filtersets import ReportFilterSet
 from ..forms_review import ReportLinkForm, ReportTransitionForm
-from ..models import CASUALTY_GROUPS, CorroborationLink, Report
+from ..models import CASUALTY_GROUPS, Report
 from ..selectors import (
     NOT_COUNTED,
     corroboration_candidates,
     corroboration_state,
+    corroboration_summaries,
     report_full_list,
     report_list,
     reports_visible_to,
@@ -156,61 +156,6 @@ def paginate(request, queryset: QuerySet[Report], total: int):
     # The total is known from the aggregate: spare the paginator its own COUNT query.
     paginator.__dict__["count"] = total
     return paginator.get_page(request.GET.get("page"))
-
-
-# --- Corroboration of many reports at once ----------------------------------------------------
-
-
-@dataclass
-class EventSummary:
-    """What a row shows of a report's event: how many other reports describe it, and the
-    delegations whose observers agree (as :func:`incidents.selectors.corroboration_state`)."""
-
-    others: int = 0
-    delegations: list[str] = field(default_factory=list)
-
-    @property
-    def jointly_confirmed(self) -> bool:
-        return len(self.delegations) >= 2
-
-
-def corroboration_summaries(reports: list[Report]) -> dict[int, EventSummary]:
-    """The event summary of each report, in a number of queries that does not grow with the
-    number of reports (one per step of the longest chain of links, plus one)."""
-    adjacency: dict[int, set[int]] = defaultdict(set)
-    seen = {report.pk for report in reports}
-    frontier = set(seen)
-    while frontier:
-        pairs = CorroborationLink.objects.filter(
-            Q(report_id__in=frontier) | Q(other_id__in=frontier)
-        ).values_list("report_id", "other_id")
-        found: set[int] = set()
-        for one, two in pairs:
-            adjacency[one].add(two)
-            adjacency[two].add(one)
-            found |= {one, two}
-        frontier = found - seen
-        seen |= found
-    if not adjacency:
-        return {report.pk: EventSummary() for report in reports}
-    counted = dict(
-        Report.objects.filter(pk__in=seen)
-        .exclude(status__in=NOT_COUNTED)
-        .values_list("pk", "delegation__name")
-    )
-    summaries = {}
-    for report in reports:
-        component, stack = {report.pk}, [report.pk]
-        while stack:
-            for neighbour in adjacency[stack.pop()] - component:
-                component.add(neighbour)
-                stack.append(neighbour)
-        members = [pk for pk in component if pk in counted]
-        summaries[report.pk] = EventSummary(
-            others=len([pk for pk in members if pk != report.pk]),
-            delegations=sorted({counted[pk] for pk in members}),
-        )
-    return summaries
 
 
 # --- The lists --------------------------------------------------------------------------------
