@@ -37,3 +37,10 @@ class AuditEntrySource(models.TextChoices):
     COMMAND = "command", "Management command"
     TASK = "task", "Celery task"
     SYSTEM = "system", "System"
+
+
+class PartnerTokenScopes(models.TextChoices):
+    """What a partner token may do; reading is always included."""
+
+    READ = "read", "Read"
+    READ_WRITE = "read write", "Read and write"

@@ -13,6 +13,7 @@ from .choices import (
     AuditEntryAction,
     AuditEntrySource,
     ObserverRole,
+    PartnerTokenScopes,
     PartyKind,
 )
 from .validators import center_code_validator, code_validator, validate_time_zone
@@ -214,13 +215,6 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"
-
-
-class PartnerTokenScopes(models.TextChoices):
-    """What a partner token may do; reading is always included."""
-
-    READ = "read", "Read"
-    READ_WRITE = "read write", "Read and write"
 
 
 class PartnerToken(models.Model):

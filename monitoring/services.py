@@ -20,14 +20,13 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
 
-from .choices import AuditEntryAction, ObserverRole
+from .choices import AuditEntryAction, ObserverRole, PartnerTokenScopes
 from .context import current_audit_source
 from .models import (
     AuditEntry,
     MonitoringCenter,
     Observer,
     PartnerToken,
-    PartnerTokenScopes,
     Party,
 )
 from .selectors import observer_for_user

@@ -21,9 +21,9 @@ from zones.choices import PostKind
 from zones.selectors import post_list, settlement_list, zone_list
 from zones.views import map_config, zone_rows
 
-from .choices import ObserverRole
+from .choices import ObserverRole, PartnerTokenScopes
 from .forms import LoginForm
-from .models import MonitoringCenter, PartnerToken, PartnerTokenScopes
+from .models import MonitoringCenter, PartnerToken
 from .permissions import RoleRequiredMixin
 from .selectors import observer_for_user
 from .services import partner_token_issue, partner_token_revoke
