@@ -6,8 +6,20 @@ from django.urls import include, path
 from rest_framework.routers import APIRootView
 
 from incidents.api import urls as incidents_api
+from incidents.api.summaries import DailySummaryViewSet
+from incidents.api.views import ReportViewSet
 from monitoring.api import urls as monitoring_api
+from monitoring.api.changes import ChangeFeedView
+from monitoring.api.views import AgreementViewSet, MonitoringCenterViewSet, PartyViewSet
+from monitoring.choices import ChangeRecordType as T
 from zones.api import urls as zones_api
+from zones.api.views import (
+    ExcludedAreaViewSet,
+    PostViewSet,
+    SecurityAreaViewSet,
+    SettlementViewSet,
+    ZoneViewSet,
+)
 
 APPS = [monitoring_api, zones_api, incidents_api]
 
@@ -18,10 +30,27 @@ def _root_entries() -> dict[str, str]:
         for prefix, _viewset, basename in module.router.registry:
             entries[prefix] = f"{module.app_name}:{basename}-list"
     entries["classify"] = "zones-api:classify"
+    entries["changes"] = "api-changes"
     return entries
+
+
+# The change feed's record types: the viewset that serves each, and its detail URL name.
+FEED_VIEWSETS = {
+    T.REPORT: (ReportViewSet, "incidents-api:report-detail"),
+    T.SUMMARY: (DailySummaryViewSet, "incidents-api:dailysummary-detail"),
+    T.ZONE: (ZoneViewSet, "zones-api:zone-detail"),
+    T.SECURITY_AREA: (SecurityAreaViewSet, "zones-api:securityarea-detail"),
+    T.EXCLUDED_AREA: (ExcludedAreaViewSet, "zones-api:excludedarea-detail"),
+    T.POST: (PostViewSet, "zones-api:post-detail"),
+    T.SETTLEMENT: (SettlementViewSet, "zones-api:settlement-detail"),
+    T.PARTY: (PartyViewSet, "monitoring-api:party-detail"),
+    T.AGREEMENT: (AgreementViewSet, "monitoring-api:agreement-detail"),
+    T.CENTER: (MonitoringCenterViewSet, "monitoring-api:monitoringcenter-detail"),
+}
 
 
 urlpatterns = [
     path("", APIRootView.as_view(api_root_dict=_root_entries()), name="api-root"),
+    path("changes/", ChangeFeedView.as_view(viewsets=FEED_VIEWSETS), name="api-changes"),
     *(path("", include(module)) for module in APPS),
 ]

@@ -207,6 +207,40 @@ if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", PAR
     raise ImproperlyConfigured(
         f"PARTNER_TOKEN_RATE must be <number>/<s|min|hour|day>, got {PARTNER_TOKEN_RATE!r}"
     )
+# What a center shares with partner accounts (their API, feed and exports): reports in these
+# statuses, comma-separated, of submitted, verified, disputed; published summaries always.
+PARTNER_REPORT_STATUSES = tuple(
+    sorted(
+        {
+            status.strip()
+            for status in os.environ.get("CEASEFIRE_PARTNER_REPORT_STATUSES", "verified").split(",")
+            if status.strip()
+        }
+    )
+)
+if not PARTNER_REPORT_STATUSES or set(PARTNER_REPORT_STATUSES) - {
+    "submitted",
+    "verified",
+    "disputed",
+}:
+    raise ImproperlyConfigured(
+        "CEASEFIRE_PARTNER_REPORT_STATUSES must list some of submitted, verified, disputed; "
+        f"got {os.environ.get('CEASEFIRE_PARTNER_REPORT_STATUSES')!r}"
+    )
+# The change feed keeps tombstones (withdrawals from the partners' view) this many days; a
+# partner whose cursor is older must copy everything again (docs/api.md#the-change-feed).
+CHANGE_TOMBSTONE_DAYS = env_int("CEASEFIRE_TOMBSTONE_DAYS", 90)
+if CHANGE_TOMBSTONE_DAYS < 1:
+    raise ImproperlyConfigured(
+        f"CEASEFIRE_TOMBSTONE_DAYS must be at least 1, got {CHANGE_TOMBSTONE_DAYS}"
+    )
+# A POST's Idempotency-Key is remembered this many hours (a retry within them gets the first
+# response again).
+IDEMPOTENCY_KEY_HOURS = env_int("CEASEFIRE_IDEMPOTENCY_KEY_HOURS", 24)
+if IDEMPOTENCY_KEY_HOURS < 1:
+    raise ImproperlyConfigured(
+        f"CEASEFIRE_IDEMPOTENCY_KEY_HOURS must be at least 1, got {IDEMPOTENCY_KEY_HOURS}"
+    )
 REST_FRAMEWORK = {
     # A partner tool's token first (Authorization: Token/Bearer <secret>), then the browser's
     # session.
@@ -360,6 +394,12 @@ CELERY_BEAT_SCHEDULE = {
     "summaries-sweep": {
         "task": "incidents.tasks.summaries_sweep",
         "schedule": SUMMARY_SWEEP_SECONDS,
+    },
+    # The change feed: number rows no reader has numbered yet, end the retention of old
+    # tombstones, forget old idempotency keys.
+    "changes-maintain": {
+        "task": "monitoring.tasks.changes_maintain",
+        "schedule": 60 * 60,
     },
 }
 

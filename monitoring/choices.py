@@ -44,3 +44,18 @@ class PartnerTokenScopes(models.TextChoices):
 
     READ = "read", "Read"
     READ_WRITE = "read write", "Read and write"
+
+
+class ChangeRecordType(models.TextChoices):
+    """The record types of the change feed (``/api/v1/changes/``): one per API resource."""
+
+    REPORT = "report", "Report"
+    SUMMARY = "summary", "Daily summary"
+    ZONE = "zone", "Zone"
+    SECURITY_AREA = "security_area", "Security area"
+    EXCLUDED_AREA = "excluded_area", "Excluded area"
+    POST = "post", "Post"
+    SETTLEMENT = "settlement", "Settlement"
+    PARTY = "party", "Party"
+    AGREEMENT = "agreement", "Agreement"
+    CENTER = "center", "Monitoring center"

@@ -80,15 +80,21 @@ def partner_token_writes_for(request, center_id: int) -> bool:
 
 
 class TokenHasScope(BasePermission):
-    """A request made with a partner token needs the scope its method asks for; a session
-    request is not concerned (its role rules apply, as everywhere)."""
+    """A request made with a partner token needs the scope its method asks for. A partner
+    account writes only through a token with the ``write`` scope, never with its session;
+    other session requests are not concerned (their role rules apply, as everywhere)."""
 
     message = "This API token lacks the scope this request needs."
 
     def has_permission(self, request, view) -> bool:
         token = partner_token_of(request)
         if token is None:
-            return True
+            if request.method in SAFE_METHODS or not user_has_role(
+                request.user, {ObserverRole.PARTNER}
+            ):
+                return True
+            self.message = "A partner account writes through an API token with the write scope."
+            return False
         needed = token_scope_needed(request.method)
         if token.has_scope(needed):
             return True

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Max, Q, QuerySet
 
-from .models import Agreement, AuditEntry, MonitoringCenter, Observer, Party
+from .models import (
+    Agreement,
+    AuditEntry,
+    Change,
+    ChangeCounter,
+    ChangePurge,
+    MonitoringCenter,
+    Observer,
+    Party,
+)
 
 
 def observer_for_user(user: AbstractBaseUser | AnonymousUser | None) -> Observer | None:
@@ -45,3 +54,35 @@ def audit_entries_for(instance) -> QuerySet[AuditEntry]:
         content_type=ContentType.objects.get_for_model(instance, for_concrete_model=True),
         object_pk=str(instance.pk),
     ).select_related("actor")
+
+
+# --- The change feed ---------------------------------------------------------------------------
+
+
+def changes_after(*, user, after: int, limit: int) -> list[Change]:
+    """The feed rows after ``after`` in ``seq`` order that ``user``'s center may concern:
+    its own center's records and the shared reference data (``limit`` of them). Whether each
+    is shown, told as a tombstone or skipped is decided per record by the API."""
+    observer = observer_for_user(user)
+    if observer is None:
+        return []
+    return list(
+        Change.objects.filter(seq__gt=after)
+        .filter(Q(center_id=observer.center_id) | Q(center__isnull=True))
+        .order_by("seq")[:limit]
+    )
+
+
+def changes_pending() -> bool:
+    """Whether some committed rows wait for their number."""
+    return Change.objects.filter(seq__isnull=True).exists()
+
+
+def changes_horizon() -> int:
+    """The cursor below which a partner must resync (0: none ever purged)."""
+    return ChangePurge.objects.aggregate(through=Max("through_seq"))["through"] or 0
+
+
+def changes_latest() -> int:
+    """The last number the feed gave."""
+    return ChangeCounter.objects.filter(pk=1).values_list("last_seq", flat=True).first() or 0

@@ -17,13 +17,17 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
-from .choices import AuditEntryAction, ObserverRole, PartnerTokenScopes
+from .choices import AuditEntryAction, ChangeRecordType, ObserverRole, PartnerTokenScopes
 from .context import current_audit_source
 from .models import (
     AuditEntry,
+    Change,
+    ChangeCounter,
+    ChangePurge,
+    IdempotencyKey,
     MonitoringCenter,
     Observer,
     PartnerToken,
@@ -125,6 +129,7 @@ def record_save(
         instance.save()
         for name, values in m2m.items():
             getattr(instance, name).set(list(values))
+        change_touch_instance(instance)
         after = record_snapshot(instance, m2m.keys())
         if before is None:
             audit_entry_create(
@@ -340,3 +345,123 @@ def partner_token_touch(*, token: PartnerToken, at: datetime | None = None) -> N
         return
     PartnerToken.objects.filter(pk=token.pk).update(last_used_at=at)
     token.last_used_at = at
+
+
+# --- The change feed ---------------------------------------------------------------------------
+#
+# Every write of a record the API serves marks the record's one Change row unnumbered, in the
+# writer's own transaction; numbers are given later, to committed rows only, by
+# changes_sequence(). See monitoring.models.Change for why that makes the feed safe.
+
+# Reference data written through record_save(): model label -> (record type, key of the record).
+FEED_REFERENCE_MODELS: dict[str, tuple[str, str]] = {
+    "monitoring.party": (ChangeRecordType.PARTY, "pk"),
+    "monitoring.agreement": (ChangeRecordType.AGREEMENT, "pk"),
+    "monitoring.agreementsignatory": (ChangeRecordType.AGREEMENT, "agreement_id"),
+    "monitoring.monitoringcenter": (ChangeRecordType.CENTER, "pk"),
+    "zones.zone": (ChangeRecordType.ZONE, "pk"),
+    "zones.zoneterm": (ChangeRecordType.ZONE, "zone_id"),
+    "zones.zonesuspension": (ChangeRecordType.ZONE, "zone_id"),
+    "zones.zoneboundary": (ChangeRecordType.ZONE, "zone_id"),
+    "zones.securityarea": (ChangeRecordType.SECURITY_AREA, "pk"),
+    "zones.excludedarea": (ChangeRecordType.EXCLUDED_AREA, "pk"),
+    "zones.post": (ChangeRecordType.POST, "pk"),
+    "zones.settlement": (ChangeRecordType.SETTLEMENT, "pk"),
+}
+
+
+def _change_upsert_sql(rows: int) -> str:
+    table = Change._meta.db_table
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, NULL)"] * rows)
+    return (
+        f"INSERT INTO {table} (record_type, record_key, center_id, shared, ever_shared, "  # noqa: S608 - table name from Meta, values bound
+        f"changed_at, seq) VALUES {values} "
+        f"ON CONFLICT (record_type, record_key) DO UPDATE SET seq = NULL, "
+        f"center_id = excluded.center_id, shared = excluded.shared, "
+        f"ever_shared = ({table}.ever_shared OR excluded.ever_shared), "
+        f"changed_at = excluded.changed_at"
+    )
+
+
+def changes_touch(
+    *, records: Iterable[tuple[str, Any, int | None, bool]], at: datetime | None = None
+) -> int:
+    """Mark records changed: each ``(record_type, key, center_id, shared)``, ``shared``
+    meaning "in the partners' view now". Runs in the caller's transaction; returns the
+    number of rows written."""
+    at = at or timezone.now()
+    latest: dict[tuple[str, str], tuple[int | None, bool]] = {}
+    for record_type, key, center_id, shared in records:
+        latest[(str(record_type), str(key))] = (center_id, bool(shared))
+    items = sorted(latest.items())  # one order for every writer: no lock-order deadlocks
+    written = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        for start in range(0, len(items), 500):
+            chunk = items[start : start + 500]
+            params: list[Any] = []
+            for (record_type, key), (center_id, shared) in chunk:
+                params += [record_type, key, center_id, shared, shared, at]
+            cursor.execute(_change_upsert_sql(len(chunk)), params)
+            written += len(chunk)
+    return written
+
+
+def change_touch_instance(instance: models.Model, at: datetime | None = None) -> None:
+    """Mark the feed record a reference-data row belongs to (if any) changed."""
+    spec = FEED_REFERENCE_MODELS.get(instance._meta.label_lower)
+    if spec is None:
+        return
+    record_type, key_attribute = spec
+    changes_touch(records=[(record_type, getattr(instance, key_attribute), None, True)], at=at)
+
+
+def changes_sequence() -> int:
+    """Number the committed, unnumbered feed rows above every number given so far, in the
+    order they were first written. Returns how many were numbered."""
+    table = Change._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The counter's row lock makes numberings run one at a time (SQLite's IMMEDIATE
+        # transactions already do); its value never goes down.
+        counter = ChangeCounter.objects.select_for_update().get_or_create(pk=1)[0]
+        if connection.vendor == "postgresql":
+            # Rows a writer holds are skipped: they are numbered once it commits, and
+            # waiting for them could deadlock with a writer waiting for rows held here.
+            pending = (
+                f"SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS rn FROM (SELECT id FROM {table} "  # noqa: S608
+                f"WHERE seq IS NULL ORDER BY id FOR UPDATE SKIP LOCKED) AS locked"
+            )
+        else:
+            pending = (
+                f"SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS rn FROM {table} WHERE seq IS NULL"  # noqa: S608
+            )
+        cursor.execute(
+            f"UPDATE {table} SET seq = %s + numbered.rn FROM ({pending}) AS numbered "  # noqa: S608
+            f"WHERE {table}.id = numbered.id",
+            [counter.last_seq],
+        )
+        numbered = cursor.rowcount
+        if numbered:
+            ChangeCounter.objects.filter(pk=1).update(last_seq=counter.last_seq + numbered)
+        return numbered
+
+
+def changes_purge(*, before: datetime, at: datetime | None = None) -> ChangePurge | None:
+    """End the retention of tombstones changed before ``before``: partners are no longer told
+    about those withdrawals, so a partner whose cursor is below the newest of them must
+    resync (the feed answers it 410). Returns the purge, or None if there was nothing."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        rows = Change.objects.filter(
+            ever_shared=True, shared=False, seq__isnull=False, changed_at__lt=before
+        )
+        through = rows.aggregate(through=models.Max("seq"))["through"]
+        if through is None:
+            return None
+        count = rows.filter(seq__lte=through).update(ever_shared=False)
+        return ChangePurge.objects.create(at=at, through_seq=through, tombstones=count)
+
+
+def idempotency_keys_purge(*, before: datetime) -> int:
+    """Forget the idempotency keys used before ``before``; returns how many."""
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=before).delete()
+    return deleted

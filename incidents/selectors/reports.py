@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from monitoring.choices import ObserverRole
@@ -135,7 +136,9 @@ def report_visibility_q(user) -> Q | None:
     - observer: their own reports (drafts included), the non-draft reports of their
       delegation, and the center's verified reports;
     - coordinator: every report of the center except other people's drafts;
-    - partner, administrator: the center's verified reports;
+    - partner: the center's reports in the statuses it shares with partners
+      (``settings.PARTNER_REPORT_STATUSES``, verified by default) and its own filings;
+    - administrator: the center's verified reports;
     - no profile, or an inactive one: nothing.
 
     Written as ``center AND (...)`` so that the database walks the center's reports in
@@ -153,6 +156,8 @@ def report_visibility_q(user) -> Q | None:
     if observer.role == ObserverRole.OBSERVER:
         delegation = Q(delegation_id=observer.delegation_id) & not_draft
         return own_center & (mine | delegation | verified)
+    if observer.role == ObserverRole.PARTNER:
+        return own_center & (Q(status__in=settings.PARTNER_REPORT_STATUSES) | mine)
     return own_center & verified
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -32,10 +32,10 @@ from django.db.models import Q
 from django.utils import timezone
 from PIL import Image
 
-from monitoring.choices import AuditEntryAction, ObserverRole, PartyKind
+from monitoring.choices import AuditEntryAction, ChangeRecordType, ObserverRole, PartyKind
 from monitoring.models import Observer, Party
 from monitoring.selectors import observer_for_user
-from monitoring.services import audit_entry_create, record_diff, record_snapshot
+from monitoring.services import audit_entry_create, changes_touch, record_diff, record_snapshot
 from zones.classifier import classify_point
 from zones.models import Post, Zone
 from zones.selectors import zone_in_force, zone_list
@@ -498,8 +498,8 @@ def report_create(
     saved in one transaction with one audit entry.
     """
     observer = _observer(actor)
-    if observer.role not in (ObserverRole.OBSERVER, ObserverRole.COORDINATOR):
-        raise PermissionDenied("Only observers and coordinators file reports.")
+    if observer.role not in (ObserverRole.OBSERVER, ObserverRole.COORDINATOR, ObserverRole.PARTNER):
+        raise PermissionDenied("Only observers, coordinators and partners file reports.")
     if kind not in ReportKind.values:
         raise ValidationError({"kind": f"Unknown report kind {kind!r}."})
     moment = _moment(at)
@@ -536,15 +536,32 @@ def report_create(
         audit_entry_create(
             actor=actor, action=AuditEntryAction.CREATE, instance=report, changes=changes
         )
-        _touch_summaries(report, report.occurred_at)
+        _report_changed(report, report.occurred_at)
     return report
 
 
-def _touch_summaries(report: Report, *moments: datetime | None) -> None:
-    """The daily summaries of the days the report occurred on (before and after a change),
-    if compiled, are stale now and are recompiled after the commit."""
+def report_shared(report: Report) -> bool:
+    """Whether partners see the report (settings.PARTNER_REPORT_STATUSES)."""
+    return report.status in settings.PARTNER_REPORT_STATUSES
+
+
+def reports_feed_touch(reports: Iterable[Report]) -> None:
+    """Tell the change feed the reports changed (in the caller's transaction)."""
+    changes_touch(
+        records=[
+            (ChangeRecordType.REPORT, report.uuid, report.center_id, report_shared(report))
+            for report in reports
+        ]
+    )
+
+
+def _report_changed(report: Report, *moments: datetime | None) -> None:
+    """The report is new in the change feed, and the daily summaries of the days it occurred
+    on (before and after a change), if compiled, are stale now and are recompiled after the
+    commit."""
     from .summaries import summaries_touch
 
+    reports_feed_touch([report])
     if report.status == S.DRAFT:  # a draft counts nowhere yet
         return
     summaries_touch(center=report.center, moments=moments)
@@ -633,7 +650,7 @@ def report_update(
                 **_prefixed(current.kind, detail_changes),
             },
         )
-        _touch_summaries(current, before_occurred, current.occurred_at)
+        _report_changed(current, before_occurred, current.occurred_at)
     return current
 
 
@@ -665,7 +682,7 @@ def report_reclassify(*, report: Report, actor: AbstractBaseUser | None, comment
             changes=record_diff(before, record_snapshot(current)),
             comment=comment or "Zone and flags re-checked against the current zone lines.",
         )
-        _touch_summaries(current, current.occurred_at)
+        _report_changed(current, current.occurred_at)
     return True
 
 
@@ -762,7 +779,7 @@ def report_transition(
             changes={"status": [from_status, to_status]},
             comment=comment.strip(),
         )
-        _touch_summaries(current, current.occurred_at)
+        _report_changed(current, current.occurred_at)
     return current
 
 
@@ -822,8 +839,8 @@ def corroboration_link(
                 changes={"corroborated_by": [None, two.reference]},
                 comment=note.strip(),
             )
-        _touch_summaries(low, low.occurred_at)  # joint confirmations are notable
-        _touch_summaries(high, high.occurred_at)
+        _report_changed(low, low.occurred_at)  # joint confirmations are notable
+        _report_changed(high, high.occurred_at)
     return link
 
 
@@ -994,6 +1011,7 @@ def attachment_add(
                     "attachment.content_type": [None, content_type],
                 },
             )
+            reports_feed_touch([current])
         except BaseException:
             if written is not None:
                 storage.delete(written)

@@ -22,13 +22,13 @@ from datetime import date, datetime, timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
-from monitoring.choices import AuditEntryAction, ObserverRole
+from monitoring.choices import AuditEntryAction, ChangeRecordType, ObserverRole
 from monitoring.models import MonitoringCenter
 from monitoring.selectors import observer_for_user
-from monitoring.services import audit_entry_create
+from monitoring.services import audit_entry_create, changes_touch
 
 from ..choices import SummaryVersionStatus
 from ..models import DailySummary, SummaryVersion
@@ -52,7 +52,7 @@ def summary_get_or_create(*, center: MonitoringCenter, day: date) -> DailySummar
     start, end = reporting_period(center, day)
     try:
         with transaction.atomic():
-            return DailySummary.objects.create(
+            summary = DailySummary.objects.create(
                 center=center,
                 day=day,
                 period_start=start,
@@ -60,8 +60,26 @@ def summary_get_or_create(*, center: MonitoringCenter, day: date) -> DailySummar
                 stale=True,
                 created_at=timezone.now(),
             )
+            summaries_feed_touch([summary.pk])
+            return summary
     except IntegrityError:  # another worker created it first
         return DailySummary.objects.get(center=center, day=day)
+
+
+def summaries_feed_touch(summary_ids: Iterable[int]) -> None:
+    """Tell the change feed the summaries changed; partners see those with a published
+    version."""
+    published = SummaryVersion.objects.filter(summary=OuterRef("pk"), status=V.PUBLISHED)
+    rows = (
+        DailySummary.objects.filter(pk__in=list(summary_ids))
+        .annotate(published=Exists(published))
+        .values_list("pk", "center_id", "published")
+    )
+    changes_touch(
+        records=[
+            (ChangeRecordType.SUMMARY, pk, center_id, shared) for pk, center_id, shared in rows
+        ]
+    )
 
 
 def _latest(summary: DailySummary) -> SummaryVersion | None:
@@ -84,6 +102,7 @@ def summary_compile(
         summary.stale_since = None
         summary.compiled_at = now
         summary.save(update_fields=["stale", "stale_since", "compiled_at"])
+        summaries_feed_touch([summary.pk])
         if latest is not None and latest.content_sha256 == digest:
             return latest
         number = (summary.versions.aggregate(n=Max("number"))["n"] or 0) + 1
@@ -189,6 +208,7 @@ def summary_publish(
         current.previous_sha256 = previous
         current.chain_sha256 = chain_hash(previous=previous, version=current)
         current.save()
+        summaries_feed_touch([current.summary_id])
         audit_entry_create(
             actor=actor,
             action=AuditEntryAction.TRANSITION,
@@ -213,6 +233,7 @@ def _mark_stale(*, center_id: int, days: Iterable[date], at: datetime) -> list[i
     )
     if ids:
         DailySummary.objects.filter(pk__in=ids).update(stale=True, stale_since=at)
+        summaries_feed_touch(ids)
         transaction.on_commit(lambda: _enqueue_compiles(ids))
     return ids
 

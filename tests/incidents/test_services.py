@@ -109,11 +109,21 @@ def test_a_zone_override_needs_a_reason(world, zone, center):
     assert (report.zone, report.classified_zone) == (other, zone)
 
 
-def test_who_may_file(world, user_without_role):
-    for actor in (world["partner"], user_without_role):
+def test_who_may_file(world, user_without_role, make_member):
+    administrator = make_member(ObserverRole.ADMINISTRATOR)
+    for actor in (administrator, user_without_role):
         with pytest.raises(PermissionDenied):
             report_create(actor=actor, kind="violation", values=values())
     assert not Report.objects.exists()
+
+
+def test_a_partner_files_for_its_own_organisation(world):
+    """A partner account files (from its offline collection, through a write-scoped token);
+    the report carries the partner's delegation and follows the same workflow."""
+    partner = world["partner"]
+    report = report_create(actor=partner, kind="violation", values=values())
+    assert report.author == partner and report.status == "draft"
+    assert report.delegation_id == partner.observer.delegation_id
 
 
 def test_the_author_edits_a_draft_and_a_stale_copy_is_refused(world):

@@ -259,6 +259,7 @@ def test_api_root_lists_every_endpoint():
         "classify",
         "reports",
         "summaries",
+        "changes",
     }
     assert body["zones"].endswith("/api/v1/zones/")
     assert body["reports"].endswith("/api/v1/reports/")

@@ -8,7 +8,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
-from .choices import (
+from ..choices import (
     AgreementSignatoryRole,
     AuditEntryAction,
     AuditEntrySource,
@@ -16,7 +16,7 @@ from .choices import (
     PartnerTokenScopes,
     PartyKind,
 )
-from .validators import center_code_validator, code_validator, validate_time_zone
+from ..validators import center_code_validator, code_validator, validate_time_zone
 
 
 class Party(models.Model):
