@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -47,10 +48,11 @@ from django.db import connection, models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from monitoring.choices import AuditEntryAction, ObserverRole, PartyKind
+from monitoring.choices import AuditEntryAction, ChangeRecordType, ObserverRole, PartyKind
 from monitoring.context import current_audit_source
 from monitoring.models import AuditEntry, MonitoringCenter, Observer, Party
 from monitoring.seeding import demo_accounts_ensure
+from monitoring.services import changes_touch
 from zones import classifier
 from zones.choices import PostKind, PostStatus
 from zones.geometry import SYRIA_BBOX
@@ -1529,13 +1531,17 @@ class _BulkWriter:
         places = self._classify(plans)
         ids = self._ids(len(plans))
         table = self.tables["report"]
+        feed = []
+        shared_statuses = set(settings.PARTNER_REPORT_STATUSES)
         for plan, pk, (zone, security, excluded, force) in zip(plans, ids, places, strict=True):
             values = plan.values
             status, revision, submitted, updated = S.DRAFT, 1, None, plan.steps[0].at
             narrative = values["narrative"]
+            ever_shared = False
             for step in plan.steps[1:]:
                 if step.action == "transition":
                     status = step.to_status
+                    ever_shared = ever_shared or status in shared_statuses
                     revision += 1
                     updated = step.at
                     if status == S.SUBMITTED and submitted is None:
@@ -1547,12 +1553,22 @@ class _BulkWriter:
             plan.report = report = _BulkReport(
                 pk=pk, reference=self._reference(plan.world, plan.steps[0].at), status=status
             )
+            report_uuid = uuid.uuid4()
+            feed.append(
+                (
+                    ChangeRecordType.REPORT,
+                    report_uuid,
+                    plan.world.center.pk,
+                    status in shared_statuses,
+                    ever_shared,
+                )
+            )
             table.add(
                 {
                     **values,
                     "id": pk,
                     "reference": report.reference,
-                    "uuid": uuid.uuid4(),
+                    "uuid": report_uuid,
                     "kind": plan.kind,
                     "center_id": plan.world.center.pk,
                     "status": status,
@@ -1577,6 +1593,7 @@ class _BulkWriter:
             for t in self.tables.values():
                 t.write(cursor)
             self._audit_in_sql(wrapper, ids[0], ids[-1])
+        changes_touch(records=feed)
         for plan in plans:
             self.summary.counts[(plan.kind, plan.report.status)] += 1
         self.written += len(plans)

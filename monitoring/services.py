@@ -383,24 +383,23 @@ def _change_upsert_sql(rows: int) -> str:
     )
 
 
-def changes_touch(
-    *, records: Iterable[tuple[str, Any, int | None, bool]], at: datetime | None = None
-) -> int:
+def changes_touch(*, records: Iterable[tuple], at: datetime | None = None) -> int:
     """Mark records changed: each ``(record_type, key, center_id, shared)``, ``shared``
-    meaning "in the partners' view now". Runs in the caller's transaction; returns the
-    number of rows written."""
+    meaning "in the partners' view now", optionally followed by ``ever_shared`` (it was at
+    some point; default: ``shared``, or what the row already says). Runs in the caller's
+    transaction; returns the number of rows written."""
     at = at or timezone.now()
-    latest: dict[tuple[str, str], tuple[int | None, bool]] = {}
-    for record_type, key, center_id, shared in records:
-        latest[(str(record_type), str(key))] = (center_id, bool(shared))
+    latest: dict[tuple[str, str], tuple[int | None, bool, bool]] = {}
+    for record_type, key, center_id, shared, *ever in records:
+        latest[(str(record_type), str(key))] = (center_id, bool(shared), bool(shared or any(ever)))
     items = sorted(latest.items())  # one order for every writer: no lock-order deadlocks
     written = 0
     with transaction.atomic(), connection.cursor() as cursor:
         for start in range(0, len(items), 500):
             chunk = items[start : start + 500]
             params: list[Any] = []
-            for (record_type, key), (center_id, shared) in chunk:
-                params += [record_type, key, center_id, shared, shared, at]
+            for (record_type, key), (center_id, shared, ever_shared) in chunk:
+                params += [record_type, key, center_id, shared, ever_shared, at]
             cursor.execute(_change_upsert_sql(len(chunk)), params)
             written += len(chunk)
     return written

@@ -27,7 +27,7 @@ from incidents.models import (
 from incidents.selectors import corroboration_state
 from incidents.services import report_create
 from monitoring.choices import AuditEntryAction, AuditEntrySource
-from monitoring.models import AuditEntry, MonitoringCenter
+from monitoring.models import AuditEntry, Change, MonitoringCenter
 from tests.factories import report_values
 
 S = ReportStatus
@@ -231,6 +231,11 @@ def test_bulk_mode_writes_whole_reports_with_history_and_consistent_counters(see
         moves = list(report.transitions.order_by("at", "id"))
         assert moves[0].from_status == S.DRAFT and moves[-1].to_status == report.status
         assert audit_count(report, AuditEntryAction.TRANSITION) == len(moves)
+    # Every report is in the change feed, shared exactly when partners see it.
+    feed = dict(Change.objects.filter(record_type="report").values_list("record_key", "shared"))
+    assert feed == {
+        str(uuid): status == S.VERIFIED for uuid, status in reports.values_list("uuid", "status")
+    }
     links = CorroborationLink.objects.select_related("report")
     assert links.exists()
     assert any(corroboration_state(report=link.report).jointly_confirmed for link in links)
