@@ -112,7 +112,7 @@ BENCH_DB ?= var/bench/bench.sqlite3
 # ARGS is empty or names summary_compile, e.g.
 # `make bench ARGS="summary_compile --day-reports 1000 --totals 10000,100000"`.
 BENCH_PG_DIR ?= var/bench/pg
-BENCH_PG_ARGS ?= summary_compile
+BENCH_PG_ARGS ?= summary_compile changes_feed
 
 bench: $(RUN_STAMP)
 	@mkdir -p $(dir $(BENCH_DB))
@@ -122,7 +122,7 @@ bench: $(RUN_STAMP)
 	SQLITE_PATH=$(BENCH_DB) $(MANAGE) bench $(ARGS)
 	@case " $(strip $(ARGS)) " in \
 		"  ") $(MAKE) --no-print-directory bench-postgres ;; \
-		*" summary_compile "*) $(MAKE) --no-print-directory bench-postgres BENCH_PG_ARGS="$(ARGS)" ;; \
+		*" summary_compile "*|*" changes_feed "*) $(MAKE) --no-print-directory bench-postgres BENCH_PG_ARGS="$(ARGS)" ;; \
 	esac
 
 bench-postgres: $(RUN_STAMP)

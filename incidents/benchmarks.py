@@ -7,6 +7,9 @@
   number of queries, and the ratio big/small.
 - ``demo_bulk``: the bulk demo generator's speed (reports a second), in a transaction that
   is rolled back, so the benchmark database keeps its size.
+- ``changes_feed`` (PostgreSQL only, after ``summary_compile`` in the same database): the
+  change feed at 1,000,000 reports: first and last page of 1,000 beside OFFSET pagination at
+  the same depths, a full-sync sample in records/s, database vs serialization time.
 - ``summary_compile`` (PostgreSQL only, on a fresh database: ``make bench-postgres``):
   compiling one center's day of 10,000 reports at 100,000 reports in the database, then
   again after growing it to 1,000,000 with reports of other days; median seconds of each
@@ -30,6 +33,7 @@ from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.request import Request as DRFRequest
 
 from monitoring.choices import AuditEntrySource
 from monitoring.context import audit_source
@@ -438,11 +442,167 @@ def bench_summary_compile(
     return figures
 
 
+FEED_REPORTS = 1_000_000
+FEED_PAGE = 1000
+FEED_SYNC_SECONDS = 120.0  # the sequential full-sync sample: at most this long
+
+
+def _feed_page(client: Client, after: int) -> tuple[float, dict]:
+    began = time.perf_counter()
+    response = client.get(reverse("api-changes"), {"after": after, "limit": FEED_PAGE})
+    seconds = time.perf_counter() - began
+    if response.status_code != 200:
+        raise RuntimeError(f"the feed answered {response.status_code}: {response.content[:200]}")
+    return seconds, response.json()
+
+
+def bench_changes_feed(
+    *, repeats: int = 5, log=print, feed_reports: int = FEED_REPORTS, **_
+) -> dict:
+    """The change feed at ``feed_reports`` reports (PostgreSQL): the first and the last page
+    of 1,000 (keyset, ``?after=``) beside the same depths through OFFSET pagination of the
+    report list, a sequential full-sync sample (records/s), and a 1,000-record page split
+    into its database and serialization time."""
+    from monitoring.models import Change
+    from monitoring.services import changes_sequence
+
+    from .api.serializers import ReportSerializer
+    from .selectors import report_full_list
+
+    if connection.vendor != "postgresql":
+        raise RuntimeError("changes_feed runs on PostgreSQL only: `make bench-postgres`")
+    have = Report.objects.count()
+    if have < feed_reports:
+        log(f"changes_feed: {have:,} reports; writing {feed_reports - have:,} more")
+        _bulk(
+            reports=feed_reports - have,
+            days=SUMMARY_SPAN_DAYS,
+            until=timezone.localdate() - timedelta(days=SUMMARY_WINDOW_DAYS),
+            seed=DEFAULT_SEED + 7,
+            log=log,
+        )
+    began = time.perf_counter()
+    numbered = changes_sequence()
+    number_s = time.perf_counter() - began
+    log(f"  numbered {numbered:,} waiting feed rows in {number_s:.1f} s")
+    _vacuum_analyze(log)
+    rows = Change.objects.count()
+    reports = Report.objects.count()
+    username = f"coord-{SUMMARY_CENTER.lower()}"
+    client = _client(username)
+    log(
+        f"changes_feed: {reports:,} reports, {rows:,} feed rows; as {username}, pages of "
+        f"{FEED_PAGE:,}; median of {repeats}"
+    )
+    # The last page's cursor: the seq FEED_PAGE rows before the end.
+    last_after = (
+        Change.objects.filter(seq__isnull=False)
+        .order_by("-seq")
+        .values_list("seq", flat=True)[FEED_PAGE : FEED_PAGE + 1]
+        .first()
+        or 0
+    )
+    list_url = reverse("incidents-api:report-list")
+    visible = reports_visible_to(
+        user=get_user_model().objects.get(username=username), queryset=report_list()
+    ).count()
+
+    def keyset(after: int):
+        return lambda: _feed_page(client, after)
+
+    def offset(position: int):
+        def run():
+            response = client.get(
+                list_url, {"limit": FEED_PAGE, "offset": position, "ordering": "updated_at"}
+            )
+            if response.status_code != 200:
+                raise RuntimeError(f"the report list answered {response.status_code}")
+
+        return run
+
+    items = {
+        "feed, first page (after=0)": keyset(0),
+        f"feed, last page (after={last_after:,})": keyset(last_after),
+        "report list, OFFSET 0": offset(0),
+        f"report list, OFFSET {max(0, visible - FEED_PAGE):,}": offset(max(0, visible - FEED_PAGE)),
+    }
+    figures: dict = {"reports": reports, "feed_rows": rows, "numbering_s": round(number_s, 1)}
+    pages = {}
+    for name, run in items.items():
+        run()  # warm-up
+        median, runs = _median_ms(run, repeats)
+        pages[name] = {"ms": round(median, 1), "runs": runs}
+        log(f"  {name:<42} {median:>9.1f} ms  ({runs} runs)")
+    names = list(pages)
+    figures["pages"] = pages
+    figures["keyset_last_over_first"] = round(pages[names[1]]["ms"] / pages[names[0]]["ms"], 2)
+    figures["offset_last_over_first"] = round(pages[names[3]]["ms"] / pages[names[2]]["ms"], 2)
+    log(
+        f"  last/first: keyset {figures['keyset_last_over_first']:.2f}x (goal <= 1.5x), "
+        f"OFFSET {figures['offset_last_over_first']:.2f}x"
+    )
+
+    # A 1,000-record page of reports: the database part and the serialization part.
+    keys = list(
+        Change.objects.filter(record_type="report", seq__isnull=False)
+        .order_by("seq")
+        .values_list("record_key", flat=True)[:FEED_PAGE]
+    )
+    request = client.get(reverse("api-root")).wsgi_request
+    drf_request = DRFRequest(request)
+    loaded: list = []
+
+    def load():
+        loaded[:] = list(report_full_list().filter(uuid__in=keys))
+
+    def serialize():
+        return ReportSerializer(loaded, many=True, context={"request": drf_request}).data
+
+    load()
+    db_ms, _ = _median_ms(load, repeats)
+    ser_ms, _ = _median_ms(serialize, repeats)
+    figures["page_split"] = {"database_ms": round(db_ms, 1), "serialize_ms": round(ser_ms, 1)}
+    log(
+        f"  a page of {len(loaded):,} reports: database {db_ms:.1f} ms, serialization "
+        f"{ser_ms:.1f} ms ({100 * ser_ms / (db_ms + ser_ms):.0f} % of the two)"
+    )
+
+    # Full sync: pages from the beginning, one after the other, for at most
+    # FEED_SYNC_SECONDS; records/s over the sample.
+    after, delivered, scanned_pages = 0, 0, 0
+    began = time.perf_counter()
+    while time.perf_counter() - began < FEED_SYNC_SECONDS:
+        _, body = _feed_page(client, after)
+        delivered += len(body["results"])
+        scanned_pages += 1
+        after = body["cursor"]
+        if not body["has_more"]:
+            break
+    seconds = time.perf_counter() - began
+    rate = delivered / seconds
+    figures["full_sync"] = {
+        "records": delivered,
+        "pages": scanned_pages,
+        "seconds": round(seconds, 1),
+        "records_per_s": round(rate),
+        "complete": after
+        >= (Change.objects.order_by("-seq").values_list("seq", flat=True).first() or 0),
+        "estimated_full_s": round(rows / max(rate, 1e-9)),
+    }
+    log(
+        f"  full sync sample: {delivered:,} records in {scanned_pages} pages, {seconds:.1f} s: "
+        f"{rate:,.0f} records/s (all {rows:,} rows: about {rows / max(rate, 1e-9) / 60:.0f} min)"
+    )
+    return figures
+
+
 # Run only on this database vendor (``manage.py bench`` skips them elsewhere, with a note).
 bench_summary_compile.vendor = "postgresql"
+bench_changes_feed.vendor = "postgresql"
 
 BENCHMARKS = {
     "reports_lists": bench_reports_lists,
     "demo_bulk": bench_demo_bulk,
     "summary_compile": bench_summary_compile,
+    "changes_feed": bench_changes_feed,
 }

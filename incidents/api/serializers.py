@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from monitoring.api.base import ReadOnlyModelSerializer
+from monitoring.api.base import LinkField, ReadOnlyModelSerializer
 from monitoring.api.nested_serializers import (
     NestedMonitoringCenterSerializer,
     NestedPartySerializer,
@@ -135,9 +134,7 @@ class AttachmentSerializer(ReadOnlyModelSerializer):
 class ReportSerializer(ReadOnlyModelSerializer):
     """A report of any kind; exactly one of ``violation``, ``convoy``, ``checkpoint`` is set."""
 
-    url = serializers.HyperlinkedIdentityField(
-        view_name="incidents-api:report-detail", lookup_field="uuid"
-    )
+    url = LinkField(view_name="incidents-api:report-detail", lookup_field="uuid")
     center = NestedMonitoringCenterSerializer()
     zone = NestedZoneSerializer(allow_null=True)
     classified_zone = NestedZoneSerializer(allow_null=True)
@@ -145,9 +142,11 @@ class ReportSerializer(ReadOnlyModelSerializer):
     post = NestedPostSerializer(allow_null=True)
     author = serializers.SlugRelatedField(slug_field="username", read_only=True)
     delegation = NestedPartySerializer()
-    violation = serializers.SerializerMethodField()
-    convoy = serializers.SerializerMethodField()
-    checkpoint = serializers.SerializerMethodField()
+    # The detail of the report's own kind; the other two are null. Nested serializers built
+    # once per list (a serializer made per report would cost more than the whole rest).
+    violation = ViolationDetailSerializer(allow_null=True)
+    convoy = ConvoyDetailSerializer(allow_null=True)
+    checkpoint = CheckpointDetailSerializer(allow_null=True)
     attachments = AttachmentSerializer(many=True)
 
     class Meta:
@@ -186,23 +185,6 @@ class ReportSerializer(ReadOnlyModelSerializer):
             "checkpoint",
             "attachments",
         ]
-
-    def _detail(self, report: Report, kind: str, serializer) -> dict | None:
-        if report.kind != kind:
-            return None
-        return serializer(getattr(report, kind), context=self.context).data
-
-    @extend_schema_field(ViolationDetailSerializer(allow_null=True))
-    def get_violation(self, report: Report) -> dict | None:
-        return self._detail(report, ReportKind.VIOLATION, ViolationDetailSerializer)
-
-    @extend_schema_field(ConvoyDetailSerializer(allow_null=True))
-    def get_convoy(self, report: Report) -> dict | None:
-        return self._detail(report, ReportKind.CONVOY, ConvoyDetailSerializer)
-
-    @extend_schema_field(CheckpointDetailSerializer(allow_null=True))
-    def get_checkpoint(self, report: Report) -> dict | None:
-        return self._detail(report, ReportKind.CHECKPOINT, CheckpointDetailSerializer)
 
 
 class ReportTransitionSerializer(ReadOnlyModelSerializer):

@@ -26,6 +26,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
+from .conditional import ConditionalRecordMixin
+
 # --- GeoJSON geometry (RFC 7946: longitude first, WGS 84) --------------------------------
 
 _POSITION = {
@@ -111,6 +113,29 @@ def feature_collection_serializer(
     )
 
 
+class LinkField(serializers.HyperlinkedIdentityField):
+    """A record's own URL, as :class:`~rest_framework.serializers.HyperlinkedIdentityField`
+    gives it, but resolved once per request and view name: the URL of every other record
+    is the same text around its key. (``reverse()`` per record and per nested record was a
+    third of the time of a page of 1,000 reports.)"""
+
+    def get_url(self, obj, view_name, request, format):
+        key = getattr(obj, self.lookup_field, None)
+        if key in (None, ""):
+            return None
+        key = str(key)
+        cache = request.__dict__.setdefault("_link_templates", {}) if request else {}
+        template = cache.get((view_name, format))
+        if template is None:
+            url = super().get_url(obj, view_name, request, format)
+            head, found, tail = url.rpartition(key)
+            if not found or "/" in key or "?" in key:
+                return url
+            cache[(view_name, format)] = template = (head, tail)
+            return url
+        return f"{template[0]}{key}{template[1]}"
+
+
 class ReadOnlyModelSerializer(serializers.ModelSerializer):
     """A model serializer whose every field is read-only: always present in a response,
     and documented so (the schema lists each field as required)."""
@@ -158,7 +183,7 @@ def moment_from_request(request: Request) -> datetime:
 # --- Viewsets --------------------------------------------------------------------------------
 
 
-class ReadOnlyRecordViewSet(ReadOnlyModelViewSet):
+class ReadOnlyRecordViewSet(ConditionalRecordMixin, ReadOnlyModelViewSet):
     """List and detail of one model's records.
 
     Subclasses set ``serializer_class`` and ``filterset_class`` and return their queryset

@@ -87,8 +87,9 @@ class ChangeFeedView(APIView):
     """One feed over all record types, ordered by a server-assigned sequence."""
 
     permission_classes = [HasMonitoringRole, TokenHasScope]
-    # record type -> (the viewset whose detail endpoint serves that record, its URL name)
-    viewsets: dict[str, tuple[type, str]] = {}
+    # record type -> (the viewset whose detail endpoint serves that record, its URL name[,
+    # a direct serializer: (reports=queryset, request=...) -> representations])
+    viewsets: dict[str, tuple] = {}
 
     @extend_schema(
         parameters=[ChangeFeedQuerySerializer],
@@ -136,7 +137,9 @@ class ChangeFeedView(APIView):
         )
 
     def _records(self, request: Request, rows: list[Change]) -> dict[tuple[str, str], Any]:
-        """The records of a page the caller may see, as their detail endpoints give them."""
+        """The records of a page the caller may see, as their detail endpoints give them:
+        the viewset's own queryset (so the same visibility) and its serializer, or a direct
+        serializer giving the same JSON where one is registered (reports)."""
         keys: dict[str, list[str]] = defaultdict(list)
         for row in rows:
             keys[row.record_type].append(row.record_key)
@@ -144,18 +147,22 @@ class ChangeFeedView(APIView):
         for record_type, wanted in keys.items():
             if record_type not in self.viewsets:
                 continue
-            viewset_class, url_name = self.viewsets[record_type]
+            viewset_class, url_name, *direct = self.viewsets[record_type]
             view = viewset_class(
                 request=request, action="retrieve", format_kwarg=None, args=(), kwargs={}
             )
             lookup = view.lookup_field
-            instances = list(view.get_queryset().filter(**{f"{lookup}__in": wanted}))
+            queryset = view.get_queryset().filter(**{f"{lookup}__in": wanted})
+            if direct:
+                for data in direct[0](reports=queryset, request=request):
+                    found[(record_type, str(data[lookup]))] = (data, url_name, lookup)
+                continue
+            instances = list(queryset)
             serializer = view.get_serializer_class()(
                 instances, many=True, context=view.get_serializer_context()
             )
             for instance, data in zip(instances, serializer.data, strict=True):
-                key = str(getattr(instance, lookup))
-                found[(record_type, key)] = (data, url_name, lookup)
+                found[(record_type, str(getattr(instance, lookup)))] = (data, url_name, lookup)
         return found
 
     def _entry(self, row: Change, records: dict[tuple[str, str], Any]) -> dict | None:
@@ -168,8 +175,10 @@ class ChangeFeedView(APIView):
         }
         if hit is not None:
             data, url_name, lookup = hit
-            path = reverse(url_name, kwargs={lookup: row.record_key})
-            url = self.request.build_absolute_uri(path)
+            url = data.get("url") if isinstance(data, dict) else None
+            if url is None:
+                path = reverse(url_name, kwargs={lookup: row.record_key})
+                url = self.request.build_absolute_uri(path)
             return entry | {"deleted": False, "url": url, "record": data}
         if row.ever_shared:
             return entry | {"deleted": True, "url": None, "record": None}

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from rest_framework import serializers
-
 from monitoring.models import Agreement, MonitoringCenter, Party
 
-from .base import ReadOnlyModelSerializer
+from .base import LinkField, ReadOnlyModelSerializer
 
 
 class NestedPartySerializer(ReadOnlyModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="monitoring-api:party-detail")
+    url = LinkField(view_name="monitoring-api:party-detail")
 
     class Meta:
         model = Party
@@ -18,7 +16,7 @@ class NestedPartySerializer(ReadOnlyModelSerializer):
 
 
 class NestedAgreementSerializer(ReadOnlyModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="monitoring-api:agreement-detail")
+    url = LinkField(view_name="monitoring-api:agreement-detail")
 
     class Meta:
         model = Agreement
@@ -26,7 +24,7 @@ class NestedAgreementSerializer(ReadOnlyModelSerializer):
 
 
 class NestedMonitoringCenterSerializer(ReadOnlyModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="monitoring-api:monitoringcenter-detail")
+    url = LinkField(view_name="monitoring-api:monitoringcenter-detail")
 
     class Meta:
         model = MonitoringCenter

@@ -7,12 +7,12 @@ from rest_framework import serializers
 from monitoring.models import Agreement, AgreementSignatory, MonitoringCenter, Party
 from zones.api.nested_serializers import NestedZoneSerializer
 
-from .base import ReadOnlyModelSerializer
+from .base import LinkField, ReadOnlyModelSerializer
 from .nested_serializers import NestedAgreementSerializer, NestedPartySerializer
 
 
 class PartySerializer(ReadOnlyModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="monitoring-api:party-detail")
+    url = LinkField(view_name="monitoring-api:party-detail")
     is_excluded = serializers.BooleanField(
         read_only=True, help_text="An excluded group: outside the ceasefire regime."
     )
@@ -42,7 +42,7 @@ class AgreementSignatorySerializer(ReadOnlyModelSerializer):
 
 
 class AgreementSerializer(ReadOnlyModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="monitoring-api:agreement-detail")
+    url = LinkField(view_name="monitoring-api:agreement-detail")
     signatories = AgreementSignatorySerializer(
         source="signatory_roles",
         many=True,
@@ -72,7 +72,7 @@ class AgreementSerializer(ReadOnlyModelSerializer):
 
 
 class MonitoringCenterSerializer(ReadOnlyModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="monitoring-api:monitoringcenter-detail")
+    url = LinkField(view_name="monitoring-api:monitoringcenter-detail")
     agreement = NestedAgreementSerializer(read_only=True, allow_null=True)
     member_parties = NestedPartySerializer(many=True, read_only=True)
     zones = NestedZoneSerializer(many=True, read_only=True)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from rest_framework import serializers
-
-from monitoring.api.base import ReadOnlyModelSerializer
+from monitoring.api.base import LinkField, ReadOnlyModelSerializer
 from zones.models import ExcludedArea, Post, SecurityArea, Settlement, Zone
 
 
 class NestedZoneSerializer(ReadOnlyModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="zones-api:zone-detail")
+    url = LinkField(view_name="zones-api:zone-detail")
 
     class Meta:
         model = Zone
@@ -17,7 +15,7 @@ class NestedZoneSerializer(ReadOnlyModelSerializer):
 
 
 class NestedSecurityAreaSerializer(ReadOnlyModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="zones-api:securityarea-detail")
+    url = LinkField(view_name="zones-api:securityarea-detail")
 
     class Meta:
         model = SecurityArea
@@ -25,7 +23,7 @@ class NestedSecurityAreaSerializer(ReadOnlyModelSerializer):
 
 
 class NestedExcludedAreaSerializer(ReadOnlyModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="zones-api:excludedarea-detail")
+    url = LinkField(view_name="zones-api:excludedarea-detail")
 
     class Meta:
         model = ExcludedArea
@@ -33,7 +31,7 @@ class NestedExcludedAreaSerializer(ReadOnlyModelSerializer):
 
 
 class NestedPostSerializer(ReadOnlyModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="zones-api:post-detail")
+    url = LinkField(view_name="zones-api:post-detail")
 
     class Meta:
         model = Post
@@ -41,7 +39,7 @@ class NestedPostSerializer(ReadOnlyModelSerializer):
 
 
 class NestedSettlementSerializer(ReadOnlyModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="zones-api:settlement-detail")
+    url = LinkField(view_name="zones-api:settlement-detail")
 
     class Meta:
         model = Settlement

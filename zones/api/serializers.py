@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from monitoring.api.base import (
+    LinkField,
     MultiPolygonField,
     PointField,
     ReadOnlyModelSerializer,
@@ -73,7 +74,7 @@ class ZoneBoundarySerializer(ReadOnlyModelSerializer):
 class ZoneSerializer(ReadOnlyModelSerializer):
     """A zone as it stood at the request's moment (``?at=``, default now)."""
 
-    url = serializers.HyperlinkedIdentityField(view_name="zones-api:zone-detail")
+    url = LinkField(view_name="zones-api:zone-detail")
     agreement = NestedAgreementSerializer(read_only=True)
     governorates = serializers.ListField(
         child=serializers.ChoiceField(choices=Governorate.choices), read_only=True
@@ -148,7 +149,7 @@ class ZoneSerializer(ReadOnlyModelSerializer):
 
 
 class SecurityAreaSerializer(ReadOnlyModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="zones-api:securityarea-detail")
+    url = LinkField(view_name="zones-api:securityarea-detail")
     zone = NestedZoneSerializer(read_only=True)
     geometry = MultiPolygonField(read_only=True)
 
@@ -169,7 +170,7 @@ class SecurityAreaSerializer(ReadOnlyModelSerializer):
 
 
 class ExcludedAreaSerializer(ReadOnlyModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="zones-api:excludedarea-detail")
+    url = LinkField(view_name="zones-api:excludedarea-detail")
     group = NestedPartySerializer(read_only=True)
     geometry = MultiPolygonField(read_only=True)
 
@@ -190,7 +191,7 @@ class ExcludedAreaSerializer(ReadOnlyModelSerializer):
 
 
 class PostSerializer(ReadOnlyModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="zones-api:post-detail")
+    url = LinkField(view_name="zones-api:post-detail")
     zone = NestedZoneSerializer(read_only=True)
     operating_party = NestedPartySerializer(read_only=True)
     purposes = serializers.ListField(
@@ -223,7 +224,7 @@ class PostSerializer(ReadOnlyModelSerializer):
 
 
 class SettlementSerializer(ReadOnlyModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="zones-api:settlement-detail")
+    url = LinkField(view_name="zones-api:settlement-detail")
     controlling_party = NestedPartySerializer(read_only=True, allow_null=True)
 
     class Meta:

@@ -62,6 +62,12 @@ class Command(BaseCommand):
             help="summary_compile: reports in the compiled day",
         )
         parser.add_argument(
+            "--feed-reports",
+            type=int,
+            default=1_000_000,
+            help="changes_feed: reports in the database (filled up to it)",
+        )
+        parser.add_argument(
             "--totals",
             default="100000,1000000",
             help="summary_compile: database sizes, comma-separated",
@@ -99,6 +105,8 @@ class Command(BaseCommand):
                 kwargs["points"] = points
             if name == "summary_compile":
                 kwargs.update(day_reports=options["day_reports"], totals=totals)
+            if name == "changes_feed":
+                kwargs["feed_reports"] = options["feed_reports"]
             figures = registry[name](**kwargs)
             record = {
                 "benchmark": name,
