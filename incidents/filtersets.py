@@ -19,7 +19,7 @@ from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from monitoring.filtersets import CodeFilter, search
+from monitoring.filtersets import CodeFilter, MomentFilter, search
 from monitoring.models import MonitoringCenter, Party
 from monitoring.selectors import observer_for_user
 from zones.filtersets import BBoxFilter
@@ -97,12 +97,12 @@ class ReportFilterSet(django_filters.FilterSet):
         method="filter_occurred_before",
         help_text="Occurred on or before this date (the center's calendar day).",
     )
-    updated_after = django_filters.IsoDateTimeFilter(
+    updated_after = MomentFilter(
         field_name="updated_at",
         lookup_expr="gte",
         help_text="Last changed at or after this moment (ISO 8601).",
     )
-    updated_before = django_filters.IsoDateTimeFilter(
+    updated_before = MomentFilter(
         field_name="updated_at",
         lookup_expr="lt",
         help_text="Last changed before this moment (ISO 8601).",

@@ -239,3 +239,6 @@ class AccountAdmin(AdministratorsOnlyMixin, UserAdmin):
 @admin.register(Group)
 class AccountGroupAdmin(AdministratorsOnlyMixin, GroupAdmin):
     pass
+
+
+from . import admin_sync  # noqa: E402, F401 - the sync copies' read-only pages

@@ -6,13 +6,39 @@ unknown choice or code is an error of that parameter (the API answers 400 naming
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import django_filters
+from django import forms
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from zones.models import Zone
 
 from .choices import AgreementSignatoryRole, PartyKind
 from .models import Agreement, MonitoringCenter, Party
+
+
+class UTCIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 moment turned to UTC here: an offset the database cannot take (PostgreSQL
+    stops at +-15:59) or a moment outside years 1 to 9999 is a 400 naming the filter."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None or timezone.is_naive(value):
+            return value
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:
+            raise forms.ValidationError(
+                "Not a moment in the years 1 to 9999 (UTC).", code="invalid"
+            ) from exc
+
+
+class MomentFilter(django_filters.IsoDateTimeFilter):
+    """``IsoDateTimeFilter`` that hands the database a UTC moment."""
+
+    field_class = UTCIsoDateTimeField
 
 
 class CharInFilter(django_filters.BaseInFilter, django_filters.CharFilter):
@@ -81,12 +107,8 @@ class AgreementFilterSet(django_filters.FilterSet):
     zone = CodeFilter(field_name="zones", queryset=Zone.objects.all())
     signed_after = django_filters.DateFilter(field_name="signed_on", lookup_expr="gte")
     signed_before = django_filters.DateFilter(field_name="signed_on", lookup_expr="lte")
-    in_force_from_after = django_filters.IsoDateTimeFilter(
-        field_name="in_force_from", lookup_expr="gte"
-    )
-    in_force_from_before = django_filters.IsoDateTimeFilter(
-        field_name="in_force_from", lookup_expr="lte"
-    )
+    in_force_from_after = MomentFilter(field_name="in_force_from", lookup_expr="gte")
+    in_force_from_before = MomentFilter(field_name="in_force_from", lookup_expr="lte")
     q = django_filters.CharFilter(method="filter_q", help_text="Search title and code.")
 
     class Meta:

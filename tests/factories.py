@@ -353,3 +353,18 @@ def report_file(
             report=report, to_status=to_status, actor=actor, comment=f"Test: {to_status}."
         )
     return report
+
+
+def violation_payload(**overrides) -> dict:
+    """The JSON body of ``POST /api/v1/reports/`` for a plain violation (``overrides`` replace
+    top-level keys)."""
+    payload = {
+        "kind": "violation",
+        "latitude": 35.9,
+        "longitude": 36.6,
+        "occurred_at": REPORT_OCCURRED.isoformat(),
+        "source": "seen",
+        "narrative": "Two mortar rounds landed east of the market.",
+        "detail": {"category": "shelling", "events": 2},
+    }
+    return {**payload, **overrides}

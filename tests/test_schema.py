@@ -129,6 +129,12 @@ def test_schema_lists_every_endpoint(schema):
         | {f"{p}{{id}}/" for p in LIST_PATHS}
         | {f"{p}geojson/" for p in GEOJSON}
         | {"/api/v1/classify/", "/api/v1/reports/", "/api/v1/reports/{uuid}/"}
+        | {"/api/v1/changes/", "/api/v1/reports/geojson/", "/api/v1/reports/export/"}
+        | {"/api/v1/reports/import/", "/api/v1/reports/{uuid}/links/"}
+        | {
+            "/api/v1/reports/{uuid}/attachments/",
+            "/api/v1/reports/{uuid}/attachments/{attachment_id}/",
+        }
         | {f"/api/v1/reports/{{uuid}}/{name}/" for name in REPORT_ACTIONS}
         | SUMMARY_PATHS
     )
@@ -144,9 +150,15 @@ def test_schema_lists_every_endpoint(schema):
             assert verbs == {"get", "patch"}
         elif path == "/api/v1/summaries/compile/":
             assert verbs == {"post"}
+        elif path == "/api/v1/reports/{uuid}/links/":
+            assert verbs == {"get", "post"}
+        elif path == "/api/v1/reports/{uuid}/attachments/{attachment_id}/":
+            assert verbs == {"get"}
         elif path.startswith("/api/v1/reports/") and path.rsplit("/", 2)[1] not in {
             "history",
             "transitions",
+            "geojson",
+            "export",
         }:
             assert verbs == {"post"}, path
         else:

@@ -18,7 +18,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from monitoring.filtersets import CharInFilter, CodeFilter, search
+from monitoring.filtersets import CharInFilter, CodeFilter, MomentFilter, search
 from monitoring.models import Agreement, MonitoringCenter, Party
 
 from .choices import (
@@ -118,7 +118,7 @@ class ZoneFilterSet(django_filters.FilterSet):
         method="filter_governorate",
         help_text="Zones reaching into any of these governorates.",
     )
-    in_force_at = django_filters.IsoDateTimeFilter(
+    in_force_at = MomentFilter(
         method="filter_in_force_at",
         help_text="Only zones in force at this moment: inside a term and not suspended.",
     )
@@ -150,7 +150,7 @@ class ZoneFilterSet(django_filters.FilterSet):
 
 
 class _ValidAtMixin(django_filters.FilterSet):
-    valid_at = django_filters.IsoDateTimeFilter(
+    valid_at = MomentFilter(
         method="filter_valid_at", help_text="Only areas in force at this moment."
     )
 

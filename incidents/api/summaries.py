@@ -30,6 +30,8 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from monitoring.api.base import LinkField
+from monitoring.api.conditional import ConditionalRecordMixin, IdempotentPostMixin
 from monitoring.models import MonitoringCenter
 from monitoring.permissions import HasMonitoringRole, TokenHasScope, partner_token_writes_for
 from monitoring.queueing import enqueue_quietly
@@ -85,11 +87,11 @@ class SummaryVersionSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_compiled_by(self, version: SummaryVersion) -> str | None:
         return version.compiled_by.get_username() if version.compiled_by_id else None
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_published_by(self, version: SummaryVersion) -> str | None:
         return version.published_by.get_username() if version.published_by_id else None
 
@@ -126,7 +128,7 @@ class SummaryVersionContentSerializer(SummaryVersionSerializer):
 class DailySummarySerializer(serializers.ModelSerializer):
     """A center's reporting day and the state of its summary, as the caller may see it."""
 
-    url = serializers.HyperlinkedIdentityField(view_name="incidents-api:dailysummary-detail")
+    url = LinkField(view_name="incidents-api:dailysummary-detail")
     center = serializers.SlugRelatedField(slug_field="code", read_only=True)
     state = serializers.SerializerMethodField()
     addendum_pending = serializers.SerializerMethodField()
@@ -235,7 +237,11 @@ NUMBER = OpenApiParameter(
     retrieve=extend_schema(summary="One daily summary and its state"),
 )
 class DailySummaryViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    IdempotentPostMixin,
+    ConditionalRecordMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     """The daily summaries of the caller's center: a coordinator reads every summary and
     version; any other profile, the published versions (docs/permissions.md)."""

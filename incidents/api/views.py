@@ -16,6 +16,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from monitoring.api.conditional import ConditionalRecordMixin, IdempotentPostMixin
 from monitoring.permissions import HasMonitoringRole, TokenHasScope
 from monitoring.selectors import audit_entries_for
 
@@ -24,6 +25,9 @@ from ..choices import ReportStatus
 from ..filtersets import ReportFilterSet
 from ..models import Report
 from ..selectors import report_full_list, reports_visible_to
+from .exports import ReportExportMixin
+from .imports import ReportImportMixin
+from .links import ReportRelationsMixin
 from .serializers import (
     DETAIL_INPUT,
     AuditEntrySerializer,
@@ -69,8 +73,9 @@ def _service_errors(exc: DjangoValidationError, kind: str) -> APIException:
     return ValidationError(errors)
 
 
-def _transition_view(name: str, to_status: str):
-    @extend_schema(
+def _transition_schema(to_status: str):
+    # Applied after action(), which replaces the function's schema kwargs with its own.
+    return extend_schema(
         request=TransitionInputSerializer,
         responses={
             200: ReportSerializer,
@@ -81,6 +86,9 @@ def _transition_view(name: str, to_status: str):
         },
         summary=f"Move the report to {to_status}",
     )
+
+
+def _transition_view(name: str, to_status: str):
     def view(self, request: Request, uuid=None) -> Response:
         report = self.get_object()
         payload = TransitionInputSerializer(data=request.data)
@@ -123,6 +131,11 @@ def _transition_view(name: str, to_status: str):
     ),
 )
 class ReportViewSet(
+    IdempotentPostMixin,
+    ConditionalRecordMixin,
+    ReportExportMixin,
+    ReportImportMixin,
+    ReportRelationsMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -224,12 +237,14 @@ for _name, _status in TRANSITION_ACTIONS.items():
     setattr(
         ReportViewSet,
         _name,
-        action(
-            detail=True,
-            methods=["post"],
-            url_path=_name,
-            url_name=_name,
-            filter_backends=[],
-            pagination_class=None,
-        )(_transition_view(_name, _status)),
+        _transition_schema(_status)(
+            action(
+                detail=True,
+                methods=["post"],
+                url_path=_name,
+                url_name=_name,
+                filter_backends=[],
+                pagination_class=None,
+            )(_transition_view(_name, _status))
+        ),
     )

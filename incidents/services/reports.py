@@ -79,6 +79,8 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (S.DISPUTED, S.RETURNED): "coordinator",
 }
 EDITABLE = frozenset({S.DRAFT, S.RETURNED})
+# Who files reports (partners through a write-scoped API token: monitoring.permissions).
+FILING_ROLES = frozenset({ObserverRole.OBSERVER, ObserverRole.COORDINATOR, ObserverRole.PARTNER})
 NEEDS_COMMENT = frozenset({S.RETURNED, S.DISPUTED, S.REJECTED, S.RETRACTED})
 # Closed reports: nothing more is attached to them.
 CLOSED = frozenset({S.REJECTED, S.RETRACTED})
@@ -498,7 +500,7 @@ def report_create(
     saved in one transaction with one audit entry.
     """
     observer = _observer(actor)
-    if observer.role not in (ObserverRole.OBSERVER, ObserverRole.COORDINATOR, ObserverRole.PARTNER):
+    if observer.role not in FILING_ROLES:
         raise PermissionDenied("Only observers, coordinators and partners file reports.")
     if kind not in ReportKind.values:
         raise ValidationError({"kind": f"Unknown report kind {kind!r}."})

@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -29,6 +29,7 @@ from zones.views import map_config
 
 from .. import services
 from ..choices import ReportKind, ReportStatus
+from ..files import attachment_response
 from ..forms import (
     AttachmentForm,
     MyReportsFilterForm,
@@ -316,17 +317,4 @@ class AttachmentDownloadView(RoleRequiredMixin, View):
     def get(self, request: HttpRequest, uuid, pk: int) -> HttpResponse:
         report = get_object_or_404(reports_visible_to(user=request.user), uuid=uuid)
         attachment = get_object_or_404(Attachment, report=report, pk=pk)
-        try:
-            handle = attachment.file.open("rb")
-        except (FileNotFoundError, ValueError) as exc:
-            raise Http404("The file is missing from storage.") from exc
-        response = FileResponse(
-            handle,
-            as_attachment=True,
-            filename=attachment.original_name,
-            content_type=attachment.content_type or "application/octet-stream",
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return attachment_response(attachment)

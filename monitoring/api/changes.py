@@ -14,6 +14,8 @@ Why nothing is missed or repeated, and the tombstones' retention: docs/api.md#th
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +40,20 @@ PAGE_DEFAULT = 500
 PAGE_MAX = 1000
 
 
+@dataclass(frozen=True)
+class FeedType:
+    """How the feed shows one record type: as the detail endpoint of ``viewset`` (named
+    ``url_name``) shows it, through ``serialize`` (a direct serializer giving the same JSON:
+    ``serialize(reports=queryset, request=request) -> [record, ...]``) if given, without the
+    ``moment_fields`` that describe the moment of reading rather than the record (a zone's
+    state "now": a copy would go stale without any change to tell)."""
+
+    viewset: type
+    url_name: str
+    serialize: Callable[..., list[dict]] | None = None
+    moment_fields: tuple[str, ...] = ()
+
+
 class ChangeFeedQuerySerializer(serializers.Serializer):
     after = serializers.IntegerField(
         min_value=0,
@@ -49,6 +65,12 @@ class ChangeFeedQuerySerializer(serializers.Serializer):
         max_value=PAGE_MAX,
         default=PAGE_DEFAULT,
         help_text=f"Rows to read (at most {PAGE_MAX}).",
+    )
+    horizon = serializers.IntegerField(
+        min_value=0,
+        default=0,
+        help_text="The ``horizon`` of the page your cursor came from (``next`` carries it): "
+        "a cursor below the tombstone horizon is still good if no purge happened since.",
     )
 
 
@@ -70,6 +92,9 @@ class ChangePageSerializer(serializers.Serializer):
     results = ChangeEntrySerializer(many=True)
     cursor = serializers.IntegerField(help_text="Pass as ?after= for the next page; keep it.")
     has_more = serializers.BooleanField(help_text="False: you are in step; poll again later.")
+    horizon = serializers.IntegerField(
+        help_text="The tombstone horizon now: keep it with the cursor and send it back."
+    )
     next = serializers.URLField(allow_null=True)
 
 
@@ -87,9 +112,8 @@ class ChangeFeedView(APIView):
     """One feed over all record types, ordered by a server-assigned sequence."""
 
     permission_classes = [HasMonitoringRole, TokenHasScope]
-    # record type -> (the viewset whose detail endpoint serves that record, its URL name[,
-    # a direct serializer: (reports=queryset, request=...) -> representations])
-    viewsets: dict[str, tuple] = {}
+    # record type -> how the feed shows it
+    viewsets: dict[str, FeedType] = {}
 
     @extend_schema(
         parameters=[ChangeFeedQuerySerializer],
@@ -110,7 +134,9 @@ class ChangeFeedView(APIView):
         query.is_valid(raise_exception=True)
         after, limit = query.validated_data["after"], query.validated_data["limit"]
         horizon = changes_horizon()
-        if 0 < after < horizon:
+        # A cursor below the horizon missed tombstones only if they were purged after it
+        # was read; a copy begun after the purge (it echoes the horizon) reads on.
+        if 0 < after < horizon and query.validated_data["horizon"] < horizon:
             return Response(
                 {
                     "status": "resync_required",
@@ -131,9 +157,17 @@ class ChangeFeedView(APIView):
         cursor = rows[-1].seq if rows else after
         next_url = None
         if has_more:
-            next_url = request.build_absolute_uri(f"{request.path}?after={cursor}&limit={limit}")
+            next_url = request.build_absolute_uri(
+                f"{request.path}?after={cursor}&limit={limit}&horizon={horizon}"
+            )
         return Response(
-            {"results": results, "cursor": cursor, "has_more": has_more, "next": next_url}
+            {
+                "results": results,
+                "cursor": cursor,
+                "has_more": has_more,
+                "horizon": horizon,
+                "next": next_url,
+            }
         )
 
     def _records(self, request: Request, rows: list[Change]) -> dict[tuple[str, str], Any]:
@@ -147,22 +181,30 @@ class ChangeFeedView(APIView):
         for record_type, wanted in keys.items():
             if record_type not in self.viewsets:
                 continue
-            viewset_class, url_name, *direct = self.viewsets[record_type]
-            view = viewset_class(
+            spec = self.viewsets[record_type]
+            view = spec.viewset(
                 request=request, action="retrieve", format_kwarg=None, args=(), kwargs={}
             )
             lookup = view.lookup_field
             queryset = view.get_queryset().filter(**{f"{lookup}__in": wanted})
-            if direct:
-                for data in direct[0](reports=queryset, request=request):
-                    found[(record_type, str(data[lookup]))] = (data, url_name, lookup)
-                continue
-            instances = list(queryset)
-            serializer = view.get_serializer_class()(
-                instances, many=True, context=view.get_serializer_context()
-            )
-            for instance, data in zip(instances, serializer.data, strict=True):
-                found[(record_type, str(getattr(instance, lookup)))] = (data, url_name, lookup)
+            if spec.serialize is not None:
+                pairs = [
+                    (str(data[lookup]), data)
+                    for data in spec.serialize(reports=queryset, request=request)
+                ]
+            else:
+                instances = list(queryset)
+                serializer = view.get_serializer_class()(
+                    instances, many=True, context=view.get_serializer_context()
+                )
+                pairs = [
+                    (str(getattr(instance, lookup)), data)
+                    for instance, data in zip(instances, serializer.data, strict=True)
+                ]
+            for key, data in pairs:
+                for name in spec.moment_fields:
+                    data.pop(name, None)
+                found[(record_type, key)] = (data, spec.url_name, lookup)
         return found
 
     def _entry(self, row: Change, records: dict[tuple[str, str], Any]) -> dict | None:

@@ -123,6 +123,9 @@ class SyncSource(models.Model):
 
     base_url = models.URLField(unique=True)
     cursor = models.BigIntegerField(default=0, help_text="The last seq applied.")
+    horizon = models.BigIntegerField(
+        default=0, help_text="The source's tombstone horizon when the cursor was read (echoed)."
+    )
     last_sync_at = models.DateTimeField(null=True, blank=True)
     records_applied = models.PositiveBigIntegerField(default=0)
     tombstones_applied = models.PositiveBigIntegerField(default=0)

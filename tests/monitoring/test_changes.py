@@ -112,7 +112,7 @@ def test_a_change_moves_the_record_to_the_end_and_withdrawal_is_a_tombstone(
     assert cursor2 > cursor
     # nothing new: an empty page that keeps the cursor
     body = client.get(FEED, {"after": cursor2}).json()
-    assert body == {"results": [], "cursor": cursor2, "has_more": False, "next": None}
+    assert body == {"results": [], "cursor": cursor2, "has_more": False, "horizon": 0, "next": None}
 
 
 def test_a_retraction_after_sharing_is_a_tombstone_too(people, shares_unverified):
@@ -237,3 +237,36 @@ def test_the_upgrade_backfill_gives_the_rows_the_services_write(people, shares_u
     module.backfill(apps, None)
     rebuilt = sorted(Change.objects.values_list("record_type", "record_key", "center", "shared"))
     assert rebuilt == written
+
+
+def test_a_fresh_copy_begun_after_a_purge_pages_past_the_horizon(people, shares_unverified):
+    author, coordinator = people["author"], people["coordinator"]
+    client = client_for(people["partner"])
+    for _ in range(3):
+        report_file(author, status=S.VERIFIED, reviewer=coordinator)
+    gone = report_file(author, status=S.SUBMITTED)
+    report_transition(report=gone, to_status=S.REJECTED, actor=coordinator, comment="no")
+    changes_sequence()
+    purge = changes_purge(before=timezone.now() + timedelta(seconds=1))
+    first = client.get(FEED, {"after": 0, "limit": 2}).json()
+    assert first["has_more"] and first["cursor"] < purge.through_seq
+    assert first["horizon"] == purge.through_seq
+    assert f"horizon={purge.through_seq}" in first["next"]
+    second = client.get(first["next"])
+    assert second.status_code == 200, second.json()
+    # without the horizon it read with, the same cursor cannot tell it began after the purge
+    assert client.get(FEED, {"after": first["cursor"], "limit": 2}).status_code == 410
+    # and a horizon older than the last purge is refused as well
+    stale = {"after": first["cursor"], "limit": 2, "horizon": purge.through_seq - 1}
+    assert client.get(FEED, stale).status_code == 410
+
+
+def test_a_full_read_twice_without_a_change_gives_the_same_records(people):
+    report_file(people["author"], status=S.VERIFIED, reviewer=people["coordinator"])
+    client = client_for(people["partner"])
+    first, _ = read_all(client)
+    second, _ = read_all(client)
+    assert [e["record"] for e in first] == [e["record"] for e in second]
+    zones = [e["record"] for e in first if e["type"] == "zone"]
+    assert zones and all("at" not in zone and "in_force" not in zone for zone in zones)
+    assert all("terms" in zone and "boundaries" in zone for zone in zones)

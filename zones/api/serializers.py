@@ -27,7 +27,7 @@ from zones.choices import (
     SettlementReconciliationStatus,
     ZoneStatus,
 )
-from zones.geometry import validate_point
+from zones.geometry import SYRIA_BBOX, validate_point
 from zones.models import (
     ExcludedArea,
     Post,
@@ -321,11 +321,25 @@ SettlementFeatureCollectionSerializer = feature_collection_serializer(
 # --- The classifier ---------------------------------------------------------------------------
 
 
+@extend_schema_field(
+    {"type": "number", "format": "double", "minimum": SYRIA_BBOX[1], "maximum": SYRIA_BBOX[3]}
+)
+class LatitudeField(serializers.FloatField):
+    """Degrees north; the schema gives Syria's bounds (the serializer checks them)."""
+
+
+@extend_schema_field(
+    {"type": "number", "format": "double", "minimum": SYRIA_BBOX[0], "maximum": SYRIA_BBOX[2]}
+)
+class LongitudeField(serializers.FloatField):
+    """Degrees east; the schema gives Syria's bounds (the serializer checks them)."""
+
+
 class ClassifyQuerySerializer(serializers.Serializer):
     """Where and when to classify: a point in Syria and a moment (default now)."""
 
-    latitude = serializers.FloatField(help_text="Degrees north (WGS 84), inside Syria.")
-    longitude = serializers.FloatField(help_text="Degrees east (WGS 84), inside Syria.")
+    latitude = LatitudeField(help_text="Degrees north (WGS 84), inside Syria.")
+    longitude = LongitudeField(help_text="Degrees east (WGS 84), inside Syria.")
     at = serializers.DateTimeField(
         required=False,
         help_text="ISO 8601 moment (encode '+' as %2B). Default: now. No offset = UTC.",

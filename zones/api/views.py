@@ -79,6 +79,8 @@ class ZoneViewSet(GeoJSONListMixin, ReadOnlyRecordViewSet):
     serializer_class = ZoneSerializer
     filterset_class = ZoneFilterSet
     ordering_fields = ["code", "name", "effective_from", "status"]
+    # ``at`` echoes the moment of reading: not part of what the ETag compares.
+    etag_ignored_fields = ("at",)
 
     def get_queryset(self) -> QuerySet[Zone]:
         return zone_list()
