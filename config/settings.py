@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -82,6 +84,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "leaflet",
     "django_htmx",
+    "csp",
     "monitoring",
     "zones",
     "incidents",
@@ -89,6 +92,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -407,19 +411,69 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Security (production passes `manage.py check --deploy --fail-level WARNING`) -----------
+# docs/security.md. Debug (the embedded default, `make run`, the tests) serves plain http on
+# localhost; production (DJANGO_DEBUG off) is https only: secure cookies, HSTS, a redirect.
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# The CSRF cookie stays readable by our own scripts (htmx sends it back as a header).
 CSRF_COOKIE_HTTPONLY = False
+CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
-    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
-    SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
+# Behind a reverse proxy that ends TLS, the header it sets on https requests, as
+# "Header-Name: value". Production's default suits gunicorn on 127.0.0.1 behind a proxy that
+# sets (or overwrites) X-Forwarded-Proto; "off" when the app itself terminates TLS. Never
+# trust a header that clients can send through the proxy unchanged.
+_proxy_ssl_header = os.environ.get(
+    "DJANGO_SECURE_PROXY_SSL_HEADER", "off" if DEBUG else "X-Forwarded-Proto: https"
+).strip()
+if _proxy_ssl_header.lower() not in {"", "off", "none"}:
+    _header, _, _value = _proxy_ssl_header.partition(":")
+    if not _header.strip() or not _value.strip():
+        raise ImproperlyConfigured(
+            "DJANGO_SECURE_PROXY_SSL_HEADER must be 'Header-Name: value' or 'off', "
+            f"got {_proxy_ssl_header!r}"
+        )
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _header.strip().upper().replace("-", "_"), _value.strip())
+
+# Content-Security-Policy (django-csp), in debug too: every script and style is a file of
+# ours; data for scripts travels in json_script elements (not executed). The nonce is put in
+# the header only on a page that asks for one: the API docs (Swagger UI's init script, the
+# <style> elements Redoc writes; templates/drf_spectacular/).
+_img_src = [SELF, "data:"]
+_tile = urlsplit(MAP_TILE_URL)
+if _tile.scheme in {"http", "https"} and _tile.netloc:
+    _img_src.append(f"{_tile.scheme}://{_tile.netloc}")
+# Redoc (drf-spectacular-sidecar's bundle) writes two <style> elements as it loads, before it
+# can be handed the nonce: they are allowed by their hashes (the empty one, and its base
+# CSS). A new sidecar release may change the second; tests/browser/test_csp.py tells.
+REDOC_STYLE_HASHES = [
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
+    "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='",
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE, *REDOC_STYLE_HASHES],
+        # Redoc's search index runs in a Web Worker made from a blob: of its own bundle.
+        "worker-src": [SELF, "blob:"],
+        "img-src": _img_src,
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
 
 LOGGING = {
     "version": 1,
