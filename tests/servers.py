@@ -440,10 +440,13 @@ def _main(argv: list[str] | None = None) -> int:
         "redis": (RedisServer, "REDIS_URL"),
     }[args.server]
 
-    # SIGTERM (and SIGHUP) stop the server like Ctrl-C does.
+    # SIGTERM (and SIGHUP) stop the server like Ctrl-C does; Ctrl-C itself stops it even
+    # when started by a process that ignores SIGINT (an ignored signal is inherited through
+    # exec, and Python then leaves it ignored: a pytest-xdist worker, nohup-like wrappers).
     def _interrupt(signum, frame):
         raise KeyboardInterrupt
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
     try:
