@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 
-from .models import Observer
+from .choices import PartnerTokenScopes
+from .models import MonitoringCenter, Observer
+from .selectors import partner_accounts
 from .services import observer_errors
 
 
@@ -50,3 +56,54 @@ class ObserverAdminForm(ServiceValidatedForm):
     def service_errors(self) -> dict[str, list[str]]:
         zones = self.cleaned_data.get("assigned_zones") or []
         return observer_errors(observer=self.instance, assigned_zones=zones)
+
+
+class PartnerAccountField(forms.ModelChoiceField):
+    def label_from_instance(self, user) -> str:
+        full = user.get_full_name()
+        return f"{user.get_username()} ({full})" if full else user.get_username()
+
+
+class PartnerTokenForm(forms.Form):
+    """Issue a token: for which partner account, what for, what it may do, until when."""
+
+    partner = PartnerAccountField(queryset=None, label="Partner account")
+    name = forms.CharField(
+        max_length=100, label="Name", help_text="What the token is for, e.g. “UNOCHA sync”."
+    )
+    scopes = forms.ChoiceField(
+        choices=PartnerTokenScopes.choices,
+        initial=PartnerTokenScopes.READ,
+        widget=forms.RadioSelect,
+        label="Scopes",
+        help_text="Write lets the tool file, import and submit its own reports, attach files, "
+        "link reports and start summary compilations; read only reads.",
+    )
+    expires_on = forms.DateField(
+        required=False,
+        label="Expires on",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Optional: the token stops working at the end of that day (center time).",
+    )
+
+    #: the service's field names → this form's
+    SERVICE_FIELDS = {"partner_user": "partner", "expires_at": "expires_on"}
+
+    def __init__(self, *args, center: MonitoringCenter, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.center = center
+        self.fields["partner"].queryset = partner_accounts(center)
+
+    def expires_at(self) -> datetime | None:
+        day = self.cleaned_data.get("expires_on")
+        if day is None:
+            return None
+        return datetime.combine(
+            day + timedelta(days=1), time(0), tzinfo=ZoneInfo(self.center.time_zone)
+        )
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        for field, messages_ in error.message_dict.items():
+            name = self.SERVICE_FIELDS.get(field, field)
+            for message in messages_:
+                self.add_error(name if name in self.fields else None, message)

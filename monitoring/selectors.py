@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Max, Q, QuerySet
 
+from .choices import ObserverRole
 from .models import (
     Agreement,
     AuditEntry,
     Change,
-    ChangeCounter,
     ChangePurge,
     MonitoringCenter,
     Observer,
+    PartnerToken,
     Party,
 )
 
@@ -83,6 +85,24 @@ def changes_horizon() -> int:
     return ChangePurge.objects.aggregate(through=Max("through_seq"))["through"] or 0
 
 
-def changes_latest() -> int:
-    """The last number the feed gave."""
-    return ChangeCounter.objects.filter(pk=1).values_list("last_seq", flat=True).first() or 0
+# --- Partner API tokens ----------------------------------------------------------------------
+
+
+def partner_accounts(center: MonitoringCenter) -> QuerySet:
+    """The active partner accounts of a center, by username."""
+    return (
+        get_user_model()
+        .objects.filter(
+            observer__center=center,
+            observer__role=ObserverRole.PARTNER,
+            observer__is_active=True,
+        )
+        .order_by("username")
+    )
+
+
+def partner_tokens_of(center: MonitoringCenter) -> QuerySet[PartnerToken]:
+    """Every token of the center's partner accounts (active, expired, revoked), newest first."""
+    return PartnerToken.objects.filter(user__observer__center=center).select_related(
+        "user", "created_by", "revoked_by"
+    )

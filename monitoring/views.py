@@ -3,16 +3,11 @@ partner API tokens."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from django import forms
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.views.generic import TemplateView, View
@@ -21,11 +16,11 @@ from zones.choices import PostKind
 from zones.selectors import post_list, settlement_list, zone_list
 from zones.views import map_config, zone_rows
 
-from .choices import ObserverRole, PartnerTokenScopes
-from .forms import LoginForm
+from .choices import ObserverRole
+from .forms import LoginForm, PartnerTokenForm
 from .models import MonitoringCenter, PartnerToken
 from .permissions import RoleRequiredMixin
-from .selectors import observer_for_user
+from .selectors import observer_for_user, partner_tokens_of
 from .services import partner_token_issue, partner_token_revoke
 
 
@@ -63,76 +58,6 @@ class HomeView(RoleRequiredMixin, TemplateView):
 
 
 # --- Partner API tokens (coordinators) -------------------------------------------------------
-
-
-def partner_accounts(center: MonitoringCenter) -> QuerySet:
-    """The active partner accounts of a center, by username."""
-    return (
-        get_user_model()
-        .objects.filter(
-            observer__center=center,
-            observer__role=ObserverRole.PARTNER,
-            observer__is_active=True,
-        )
-        .order_by("username")
-    )
-
-
-def partner_tokens_of(center: MonitoringCenter) -> QuerySet[PartnerToken]:
-    """Every token of the center's partner accounts (active, expired, revoked), newest first."""
-    return PartnerToken.objects.filter(user__observer__center=center).select_related(
-        "user", "created_by", "revoked_by"
-    )
-
-
-class PartnerAccountField(forms.ModelChoiceField):
-    def label_from_instance(self, user) -> str:
-        full = user.get_full_name()
-        return f"{user.get_username()} ({full})" if full else user.get_username()
-
-
-class PartnerTokenForm(forms.Form):
-    """Issue a token: for which partner account, what for, what it may do, until when."""
-
-    partner = PartnerAccountField(queryset=None, label="Partner account")
-    name = forms.CharField(
-        max_length=100, label="Name", help_text="What the token is for, e.g. “UNOCHA sync”."
-    )
-    scopes = forms.ChoiceField(
-        choices=PartnerTokenScopes.choices,
-        initial=PartnerTokenScopes.READ,
-        widget=forms.RadioSelect,
-        label="Scopes",
-        help_text="Write lets the tool start summary compilations (and later writes).",
-    )
-    expires_on = forms.DateField(
-        required=False,
-        label="Expires on",
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Optional: the token stops working at the end of that day (center time).",
-    )
-
-    #: the service's field names → this form's
-    SERVICE_FIELDS = {"partner_user": "partner", "expires_at": "expires_on"}
-
-    def __init__(self, *args, center: MonitoringCenter, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.center = center
-        self.fields["partner"].queryset = partner_accounts(center)
-
-    def expires_at(self) -> datetime | None:
-        day = self.cleaned_data.get("expires_on")
-        if day is None:
-            return None
-        return datetime.combine(
-            day + timedelta(days=1), time(0), tzinfo=ZoneInfo(self.center.time_zone)
-        )
-
-    def add_service_errors(self, error: ValidationError) -> None:
-        for field, messages_ in error.message_dict.items():
-            name = self.SERVICE_FIELDS.get(field, field)
-            for message in messages_:
-                self.add_error(name if name in self.fields else None, message)
 
 
 class PartnerTokenListView(RoleRequiredMixin, TemplateView):

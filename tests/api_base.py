@@ -71,6 +71,19 @@ def client_for(user=None) -> APIClient:
     return client
 
 
+def token_client(partner, *, actor, scopes: str = "read", name: str = "partner tool") -> APIClient:
+    """An API client that authenticates with a new token of ``partner`` (issued by the
+    coordinator ``actor`` through the service), as a partner tool does."""
+    from monitoring.services import partner_token_issue
+
+    _token, secret = partner_token_issue(
+        partner_user=partner, name=name, scopes=scopes, actor=actor
+    )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
+    return client
+
+
 def codes(rows: list[dict[str, Any]]) -> list[str]:
     return [row["code"] for row in rows]
 

@@ -146,6 +146,29 @@ def celery_worker(request, transactional_db, tmp_path):
 
 
 @pytest.fixture
+def broker(monkeypatch):
+    """What the compile endpoints hand to the queue (``.sent``), and a switch (``.up``) to
+    make the queue refuse, as a stopped broker does; the worker's side is tested with real
+    workers and a real Redis (tests/incidents/test_summary_tasks.py)."""
+    from incidents import tasks
+
+    class Broker:
+        up = True
+        sent: list
+
+    state = Broker()
+    state.sent = []
+
+    def apply_async(*, kwargs, retry):
+        if not state.up:
+            raise ConnectionRefusedError("broker stopped")
+        state.sent.append(kwargs)
+
+    monkeypatch.setattr(tasks.summary_compile_task, "apply_async", apply_async)
+    return state
+
+
+@pytest.fixture
 def celery_broker(request, tmp_path):
     """The broker of this test's workers (``.url``, ``.var_dir``): the filesystem transport
     in a folder of the test's own, or the Redis server when parametrized indirectly with

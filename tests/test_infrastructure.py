@@ -214,7 +214,5 @@ def test_sigint_stops_a_command_line_server():
     port = int(line.rsplit(":", 1)[1].split("/")[0])
     assert port_open(port)
     os.killpg(owner.pid, signal.SIGINT)
-    # Bounded, but with room for a loaded CI machine: redis stops (up to 10 s for a
-    # SIGTERM), then the watchdog is disarmed (up to 5 s).
-    assert owner.wait(timeout=40) == 0
+    assert owner.wait(timeout=15) == 0
     assert not port_open(port)

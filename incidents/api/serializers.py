@@ -335,9 +335,11 @@ class ReportInputSerializer(serializers.ModelSerializer):
             self.fields["kind"].required = False
 
     def validate(self, attrs: dict) -> dict:
-        if self.report is not None and "revision" not in attrs:
+        # An edit names the version it was made on: its revision, or an If-Match header
+        # (the view checks that one under the row lock).
+        if self.report is not None and "revision" not in attrs and not self.context.get("if_match"):
             raise serializers.ValidationError(
-                {"revision": "Give the revision your edit was made on."}
+                {"revision": "Give the revision your edit was made on (or send If-Match)."}
             )
         kind = self.report.kind if self.report is not None else attrs.get("kind")
         if self.report is not None and attrs.get("kind", kind) != kind:

@@ -190,7 +190,7 @@ class ReportViewSet(
             data=request.data,
             partial=True,
             report=report,
-            context=self.get_serializer_context(),
+            context={**self.get_serializer_context(), "if_match": "If-Match" in request.headers},
         )
         payload.is_valid(raise_exception=True)
         arguments = payload.service_arguments()
@@ -202,7 +202,9 @@ class ReportViewSet(
             report = services.report_update(
                 report=report,
                 actor=request.user,
-                expected_revision=payload.validated_data["revision"],
+                # With If-Match and no revision: the revision that passed the If-Match check,
+                # read under the row lock (ConditionalRecordMixin.get_object).
+                expected_revision=payload.validated_data.get("revision", report.revision),
                 **arguments,
             )
         except DjangoValidationError as exc:

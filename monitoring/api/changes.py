@@ -36,6 +36,7 @@ from ..permissions import HasMonitoringRole, TokenHasScope
 from ..selectors import changes_after, changes_horizon, changes_pending
 from ..services import changes_sequence
 
+CHANGED_AT = serializers.DateTimeField()
 PAGE_DEFAULT = 500
 PAGE_MAX = 1000
 
@@ -213,7 +214,7 @@ class ChangeFeedView(APIView):
             "seq": row.seq,
             "type": row.record_type,
             "id": row.record_key,
-            "changed_at": serializers.DateTimeField().to_representation(row.changed_at),
+            "changed_at": CHANGED_AT.to_representation(row.changed_at),
         }
         if hit is not None:
             data, url_name, lookup = hit

@@ -21,8 +21,8 @@ from incidents.choices import ReportKind, ReportStatus
 from incidents.selectors import exports as export_selectors
 from incidents.selectors.exports import EXPORT_FIELDS, EXPORT_FIELDS_BY_NAME
 from monitoring.choices import ObserverRole, PartyKind
-from monitoring.services import partner_token_issue
 from tests.api_base import client_for
+from tests.api_base import token_client as token_client_for
 from tests.factories import (
     CenterFactory,
     PartyFactory,
@@ -168,15 +168,10 @@ def names_of(world, references) -> set[str]:
 
 
 def token_client(world, scopes: str = "read"):
-    _token, secret = partner_token_issue(
-        partner_user=world["people"]["partner"],
-        name="UNOCHA sync",
-        scopes=scopes,
-        actor=world["people"]["coordinator"],
+    people = world["people"]
+    return token_client_for(
+        people["partner"], actor=people["coordinator"], scopes=scopes, name="UNOCHA sync"
     )
-    client = client_for(None)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
-    return client
 
 
 def read_csv(response) -> list[list[str]]:

@@ -26,8 +26,8 @@ from incidents.models import CargoLine, Report, ReportTransition
 from incidents.services.imports import IMPORT_MAX_ROWS, ImportRow, reports_import
 from monitoring.choices import AuditEntryAction, AuditEntrySource, ObserverRole
 from monitoring.models import AuditEntry
-from monitoring.services import partner_token_issue
 from tests.api_base import client_for
+from tests.api_base import token_client as token_client_for
 from tests.factories import (
     REPORT_OCCURRED,
     PartyFactory,
@@ -127,15 +127,9 @@ def post_csv(client: APIClient, body: str | bytes):
 
 
 def token_client(people, scopes: str) -> APIClient:
-    _, secret = partner_token_issue(
-        partner_user=people["partner"],
-        scopes=scopes,
-        name="Offline collection",
-        actor=people["coordinator"],
+    return token_client_for(
+        people["partner"], actor=people["coordinator"], scopes=scopes, name="Offline collection"
     )
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
-    return client
 
 
 def imported_nothing() -> bool:

@@ -88,23 +88,6 @@ def published(draft, people):
     return summary_publish(version=draft, actor=people["coordinator"])
 
 
-@pytest.fixture
-def broker(monkeypatch):
-    class Broker:
-        up = True
-
-    state = Broker()
-    state.sent = []
-
-    def apply_async(*, kwargs, retry):
-        if not state.up:
-            raise ConnectionRefusedError("broker stopped")
-        state.sent.append(kwargs)
-
-    monkeypatch.setattr(tasks.summary_compile_task, "apply_async", apply_async)
-    return state
-
-
 # --- Reading ---------------------------------------------------------------------------------
 
 

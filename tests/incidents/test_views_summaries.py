@@ -158,30 +158,6 @@ def published(draft, people):
     return summary_publish(version=draft, actor=people["coordinator"])
 
 
-@pytest.fixture
-def broker(monkeypatch):
-    """The task queue, as far as the request sees it: ``sent`` records what was queued;
-    ``down()`` makes it unreachable (as a stopped broker does)."""
-
-    class Broker:
-        sent: list[dict] = []
-        up = True
-
-        def down(self):
-            self.up = False
-
-    state = Broker()
-    state.sent = []
-
-    def apply_async(*, kwargs, retry):
-        if not state.up:
-            raise ConnectionRefusedError("broker stopped")
-        state.sent.append(kwargs)
-
-    monkeypatch.setattr(tasks.summary_compile_task, "apply_async", apply_async)
-    return state
-
-
 # --- The list of days -----------------------------------------------------------------------
 
 
@@ -609,7 +585,7 @@ def test_compile_now_queues_the_task_and_the_page_polls_until_it_ran(
 def test_compile_now_compiles_in_the_request_when_the_queue_is_down(
     client, people, center, reports, broker
 ):
-    broker.down()
+    broker.up = False
     client.force_login(people["coordinator"])
     response = client.post(page_url(center, DAY, "summary_compile"), follow=True)
     assert response.status_code == 200

@@ -269,6 +269,22 @@ def test_an_edit_on_the_current_etag_goes_through(people):
     assert submitted.status_code == 200 and submitted.json()["status"] == "submitted"
 
 
+def test_if_match_alone_names_the_version_an_edit_was_made_on(people):
+    report = report_file(people["author"])
+    client = client_for(people["author"])
+    etag = client.get(url(report))["ETag"]
+    edited = client.patch(url(report), {"narrative": "Three rounds."}, HTTP_IF_MATCH=etag)
+    assert edited.status_code == 200, edited.content
+    assert edited.json()["revision"] == 2
+    before = state(report)
+    stale = client.patch(url(report), {"narrative": "Four rounds."}, HTTP_IF_MATCH=etag)
+    assert stale.status_code == 412 and state(report) == before
+    # without either, the edit does not say what it was made on
+    neither = client.patch(url(report), {"narrative": "Five rounds."})
+    assert neither.status_code == 400 and "revision" in neither.json()
+    assert state(report) == before
+
+
 def test_if_match_compares_strongly(people):
     report = report_file(people["author"])
     client = client_for(people["author"])

@@ -19,7 +19,6 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from incidents import tasks
 from incidents.models import DailySummary, SummaryVersion
 from monitoring.choices import AuditEntryAction, AuditEntrySource, ObserverRole
 from monitoring.models import AuditEntry, PartnerToken
@@ -77,26 +76,6 @@ def issue(coordinator_user, partner_user):
         return partner_token_issue(partner_user=partner, scopes=scopes, actor=actor, **kwargs)
 
     return make
-
-
-@pytest.fixture
-def broker(monkeypatch):
-    """The compile task's queue: records what is sent, or refuses when ``up`` is False."""
-
-    class Broker:
-        up = True
-        sent: list
-
-    state = Broker()
-    state.sent = []
-
-    def apply_async(*, kwargs, retry):
-        if not state.up:
-            raise ConnectionRefusedError("broker stopped")
-        state.sent.append(kwargs)
-
-    monkeypatch.setattr(tasks.summary_compile_task, "apply_async", apply_async)
-    return state
 
 
 # --- Issuing -----------------------------------------------------------------------------------
