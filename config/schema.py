@@ -20,6 +20,9 @@ adds them to every operation from what its view is, so no view repeats them:
 - 415, a body in a media type the view does not parse: on operations with a request body.
 - 429, a partner token over its rate: on views with throttles. ``Error`` and
   ``Retry-After``.
+- 503, the database cannot be reached (a restart): on every operation.
+  ``ServiceUnavailable`` (``{"status": "unavailable", "detail": ...}``, always JSON, from
+  monitoring/outage.py) and ``Retry-After``.
 
 What a view declares itself (``@extend_schema(responses={...})``) is kept, its description
 and its body. A declared error response without a body gets the standard one: a view that
@@ -34,6 +37,7 @@ build on DRF's ``DEFAULT_SCHEMA_CLASS``.
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -73,6 +77,17 @@ VALIDATION_ERROR_SCHEMA: dict[str, Any] = {
         ]
     },
 }
+SERVICE_UNAVAILABLE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "The service cannot reach its database (a restart): try again later.",
+    "properties": {
+        "status": {"type": "string", "enum": ["unavailable"]},
+        "detail": {"type": "string", "description": "What went wrong, in English."},
+    },
+    "required": ["status", "detail"],
+}
+# The 503 is answered before any renderer is chosen: JSON whatever the endpoint's formats.
+SERVICE_UNAVAILABLE_MEDIA_TYPE = "application/json"
 HEADER_WWW_AUTHENTICATE = {
     "schema": {"type": "string"},
     "description": 'The scheme to authenticate with: `Token realm="api"`.',
@@ -107,6 +122,10 @@ DESCRIPTIONS = {
     "412": "The record changed since the version named in `If-Match`: read it again.",
     "415": "The request body is in a media type this endpoint does not read.",
     "429": "Too many requests with this partner token: wait `Retry-After` seconds.",
+    "503": (
+        "The service cannot reach its database at the moment (e.g. it is restarting): "
+        "try again after `Retry-After` seconds."
+    ),
 }
 # Request fields that make a write conditional on the version the client read.
 REVISION_FIELDS = frozenset({"revision"})
@@ -167,6 +186,7 @@ class AutoSchema(openapi.AutoSchema):
             codes.append("415")
         if self.view.get_throttles():
             codes.append("429")
+        codes.append("503")
         return codes
 
     def _request_fields(self) -> set[str]:
@@ -185,20 +205,25 @@ class AutoSchema(openapi.AutoSchema):
                 continue
             if not response.get("description"):
                 response["description"] = DESCRIPTIONS.get(code, "")
-            if not response.get("content"):
+            if not response.get("content") and code == "503":
+                schema = self._component("ServiceUnavailable", SERVICE_UNAVAILABLE_SCHEMA)
+                response["content"] = {SERVICE_UNAVAILABLE_MEDIA_TYPE: {"schema": schema}}
+            elif not response.get("content"):
                 schema = self._error_body(code)
                 response["content"] = {media_type: {"schema": schema} for media_type in media_types}
             if code == "401":
                 response.setdefault("headers", {}).setdefault(
                     "WWW-Authenticate", HEADER_WWW_AUTHENTICATE
                 )
-            if code == "429":
+            if code in ("429", "503"):
                 response.setdefault("headers", {}).setdefault("Retry-After", HEADER_RETRY_AFTER)
         operation["responses"] = dict(sorted(responses.items()))
 
     def _component(self, name: str, schema: dict[str, Any]) -> dict[str, str]:
+        # A copy: drf-spectacular's postprocessing rewrites component schemas in place (an
+        # enum becomes a reference), and the next generation must start from the original.
         component = ResolvedComponent(
-            name=name, type=ResolvedComponent.SCHEMA, schema=schema, object=name
+            name=name, type=ResolvedComponent.SCHEMA, schema=copy.deepcopy(schema), object=name
         )
         self.registry.register_on_missing(component)
         return component.ref

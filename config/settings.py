@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -85,6 +86,10 @@ INSTALLED_APPS = [
     "leaflet",
     "django_htmx",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "monitoring",
     "zones",
     "incidents",
@@ -98,10 +103,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed its second factor.
+    "django_otp.middleware.OTPMiddleware",
+    # Coordinators and administrators reach nothing but the two-factor pages until then.
+    "monitoring.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "monitoring.middleware.AuditSourceMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -172,6 +183,65 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# --- Cache --------------------------------------------------------------------------------
+# Per process, in memory, by default (the embedded default: one machine). CACHE_URL=redis://
+# host:6379/1 shares it between every gunicorn worker on every machine, so that the partner
+# API's rate limit counts each token once, not once per worker (docs/operations.md).
+CACHE_URL = os.environ.get("CACHE_URL", "").strip()
+if CACHE_URL:
+    if urlsplit(CACHE_URL).scheme not in {"redis", "rediss", "unix"}:
+        raise ImproperlyConfigured(
+            f"CACHE_URL must be a redis://, rediss:// or unix:// URL, got {CACHE_URL!r}"
+        )
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+        }
+    }
+
+# --- Logins: throttling and the second factor (docs/security.md) -------------------------------
+# django-axes counts failed logins per (username, client IP): after CEASEFIRE_LOGIN_FAILURE_LIMIT
+# failures that pair is refused for CEASEFIRE_LOGIN_COOLOFF_MINUTES, even with the right
+# password, while the same user from anywhere else still logs in (a guesser cannot lock a real
+# user out). Every failure and every successful login is recorded (admin: Axes).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("CEASEFIRE_LOGIN_FAILURE_LIMIT", 5)
+_cooloff_minutes = env_int("CEASEFIRE_LOGIN_COOLOFF_MINUTES", 15)
+AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes)
+if AXES_FAILURE_LIMIT < 1 or _cooloff_minutes < 1:
+    raise ImproperlyConfigured(
+        "CEASEFIRE_LOGIN_FAILURE_LIMIT and CEASEFIRE_LOGIN_COOLOFF_MINUTES must be at least 1"
+    )
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+# The client's address: REMOTE_ADDR, or behind CEASEFIRE_TRUSTED_PROXIES reverse proxies the
+# address the outermost of them saw (X-Forwarded-For, counted from the right: a client can
+# prepend anything, not append). The partner API's rate limit counts the same way.
+TRUSTED_PROXIES = env_int("CEASEFIRE_TRUSTED_PROXIES", 0)
+if TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured(
+        f"CEASEFIRE_TRUSTED_PROXIES must be 0 or more, got {TRUSTED_PROXIES}"
+    )
+AXES_CLIENT_IP_CALLABLE = "monitoring.security.client_ip"
+# Roles that must pass a second factor (TOTP, or a one-time backup code) on the web and in
+# session calls to the API; staff accounts (the admin site) always must. Empty: nobody.
+TWO_FACTOR_ROLES = frozenset(
+    env_list("CEASEFIRE_TWO_FACTOR_ROLES", ["coordinator", "administrator"])
+)
+_unknown_roles = TWO_FACTOR_ROLES - {"observer", "coordinator", "partner", "administrator"}
+if _unknown_roles:
+    raise ImproperlyConfigured(
+        f"CEASEFIRE_TWO_FACTOR_ROLES names unknown roles: {', '.join(sorted(_unknown_roles))}"
+    )
+OTP_TOTP_ISSUER = os.environ.get("CEASEFIRE_TWO_FACTOR_ISSUER", "ceasefire-monitor")
+
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -204,8 +274,8 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # --- REST framework and the schema --------------------------------------------------------
 # Partner API tokens are throttled per token: PARTNER_TOKEN_RATE requests per second, minute,
-# hour or day ("600/min"). The counts live in the default cache (per process unless CACHES
-# points at a shared one).
+# hour or day ("600/min"). The counts live in the default cache: per process unless CACHE_URL
+# points at a shared one.
 PARTNER_TOKEN_RATE = os.environ.get("PARTNER_TOKEN_RATE", "").strip() or "600/min"
 if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", PARTNER_TOKEN_RATE):
     raise ImproperlyConfigured(
@@ -272,6 +342,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "NUM_PROXIES": TRUSTED_PROXIES,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -408,6 +479,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.tasks.changes_maintain",
         "schedule": 60 * 60,
     },
+    # The audit log's hash chain: seal the entries written since the last run; an entry is
+    # protected from then on, so at most about a minute after it is written
+    # (docs/security.md#audit-chain).
+    "audit-chain-seal": {
+        "task": "monitoring.tasks.audit_chain_seal_task",
+        "schedule": 60,
+    },
 }
 
 # --- Security (production passes `manage.py check --deploy --fail-level WARNING`) -----------
@@ -481,7 +559,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # django-axes tells every sign-in at INFO; the attempts are in its tables (admin: Axes),
+        # failures and lockouts still log at WARNING.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # Demo accounts (created by `manage.py demo_accounts`, debug only) share this password.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from django import forms
@@ -60,8 +61,25 @@ class DateTimeLocalInput(forms.DateTimeInput):
         super().__init__(attrs, format=DATETIME_LOCAL_FORMAT)
 
 
+class DateTimeLocalField(forms.DateTimeField):
+    """A local date and time that the database can store: one in the first or last hours of
+    the calendar (0001-01-01, 9999-12-31) has no UTC equivalent and is refused here, under
+    its field, rather than failing when saved."""
+
+    def to_python(self, value):
+        result = super().to_python(value)
+        if result is not None:
+            try:
+                result.astimezone(UTC)
+            except OverflowError as exc:
+                raise ValidationError(
+                    "Enter a date and time between the years 1 and 9999.", code="invalid"
+                ) from exc
+        return result
+
+
 def datetime_field(**kwargs) -> forms.DateTimeField:
-    return forms.DateTimeField(
+    return DateTimeLocalField(
         widget=DateTimeLocalInput(), input_formats=[DATETIME_LOCAL_FORMAT], **kwargs
     )
 
@@ -351,8 +369,20 @@ class AccessIncidentForm(forms.ModelForm):
         self.fields["count"].widget.attrs["min"] = 1
 
 
+MAX_ROWS = 200
+
+
 def _formset(form: type[forms.Form]) -> type[BaseFormSet]:
-    return forms.formset_factory(form, extra=1, can_delete=True, max_num=200, validate_max=True)
+    # absolute_max: a forged TOTAL_FORMS builds at most MAX_ROWS forms (Django's default
+    # allows 1000 more, seconds of work per request), and is refused as too many rows.
+    return forms.formset_factory(
+        form,
+        extra=1,
+        can_delete=True,
+        max_num=MAX_ROWS,
+        absolute_max=MAX_ROWS,
+        validate_max=True,
+    )
 
 
 CargoLineFormSet = _formset(CargoLineForm)

@@ -176,7 +176,8 @@ class ObserverAdmin(AuditedModelAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(AdministratorsOnlyMixin, admin.ModelAdmin):
-    """The audit log: read-only, for everyone who reaches the admin."""
+    """The audit log: read-only, for everyone who reaches the admin (chain fields included:
+    ``manage.py audit_verify`` checks them)."""
 
     list_display = ["at", "actor_label", "source", "action", "content_type", "object_repr"]
     list_filter = ["source", "action", "content_type"]
@@ -194,6 +195,9 @@ class AuditEntryAdmin(AdministratorsOnlyMixin, admin.ModelAdmin):
         "object_repr",
         "changes_table",
         "comment",
+        "chain_seq",
+        "prev_sha256",
+        "sha256",
     ]
     readonly_fields = fields
 

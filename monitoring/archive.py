@@ -12,6 +12,10 @@ Layout of the tar (uncompressed, so members can be read one at a time):
 - ``media/<Attachment.file.name>``: the attachment files, checked against
   ``Attachment.sha256`` when written and when restored.
 
+The audit entries are sealed into their hash chain before the export (``AuditEntry``'s chain
+fields and the ``AuditChainHead`` row travel like any other), so a restored copy passes
+``manage.py audit_verify``.
+
 Export and import go model by model in chunks, never the whole database in memory. An
 import is a restore, not new writing: rows are inserted with ``bulk_create`` as they were
 (no services, signals, audit entries or change-feed touches), in one transaction.
@@ -43,6 +47,8 @@ from django.db import connection, models, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
+from .services import audit_chain_seal
+
 FORMAT = "ceasefire-monitor-archive"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -54,8 +60,8 @@ APP_LABELS = ("auth", "admin", "monitoring", "zones", "incidents")
 SKIPPED = frozenset({"auth.permission", "monitoring.idempotencykey"})
 # Migrations compared between the archive and the target (same schema on both sides).
 MIGRATION_APPS = (*APP_LABELS, "contenttypes")
-# Present in a freshly migrated database (monitoring 0005): replaced, not inserted.
-SINGLETONS = frozenset({"monitoring.changecounter"})
+# Present in a freshly migrated database (monitoring 0005, 0007): replaced, not inserted.
+SINGLETONS = frozenset({"monitoring.changecounter", "monitoring.auditchainhead"})
 MANIFEST_FIELDS = {
     "models": {"model", "member", "count", "sha256"},
     "media": {"name", "member", "size", "sha256"},
@@ -249,6 +255,9 @@ def archive_export(*, path: Path | str, progress: Progress | None = None) -> Arc
     summary = ArchiveSummary(path=path)
     Attachment = apps.get_model("incidents", "Attachment")
     partial = path.with_name(path.name + ".partial")
+    # The audit entries written so far join the hash chain first, so that the archive
+    # carries them sealed and its copy passes `audit_verify` (later ones are sealed there).
+    audit_chain_seal()
     try:
         with tempfile.TemporaryDirectory(dir=path.parent, prefix=".archive-") as spool:
             with transaction.atomic():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -24,6 +24,32 @@ class LoginForm(AuthenticationForm):
             {"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"}
         )
         self.fields["password"].widget.attrs.update({"autocomplete": "current-password"})
+
+
+class TwoFactorCodeForm(forms.Form):
+    """The code of the second factor: six digits from the authenticator app or, when signing
+    in, one of the one-time backup codes."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=16,
+        strip=True,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "autocapitalize": "none",
+                "spellcheck": "false",
+                "autofocus": True,
+            }
+        ),
+    )
+
+    def clean_code(self) -> str:
+        code = "".join(self.cleaned_data["code"].split()).lower()
+        if not (code.isascii() and code.isalnum()):
+            raise ValidationError("Enter the code as shown: digits, or letters and digits.")
+        return code
 
 
 class ServiceValidatedForm(forms.ModelForm):
@@ -93,6 +119,12 @@ class PartnerTokenForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.center = center
         self.fields["partner"].queryset = partner_accounts(center)
+
+    def clean_expires_on(self):
+        day = self.cleaned_data.get("expires_on")
+        if day is not None and day >= date.max:
+            raise ValidationError("Choose a day before 31 December 9999.", code="invalid")
+        return day
 
     def expires_at(self) -> datetime | None:
         day = self.cleaned_data.get("expires_on")

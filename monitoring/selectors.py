@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Max, Q, QuerySet
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .choices import ObserverRole
 from .models import (
@@ -106,3 +108,10 @@ def partner_tokens_of(center: MonitoringCenter) -> QuerySet[PartnerToken]:
     return PartnerToken.objects.filter(user__observer__center=center).select_related(
         "user", "created_by", "revoked_by"
     )
+
+
+def two_factor_devices(user) -> tuple[TOTPDevice | None, StaticDevice | None]:
+    """The user's confirmed authenticator-app device and backup-code device, if any."""
+    totp = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
+    backup = StaticDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
+    return totp, backup

@@ -9,7 +9,12 @@ from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
-from .services import changes_purge, changes_sequence, idempotency_keys_purge
+from .services import (
+    audit_chain_seal,
+    changes_purge,
+    changes_sequence,
+    idempotency_keys_purge,
+)
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
@@ -25,3 +30,10 @@ def changes_maintain() -> dict[str, int]:
         "tombstones_purged": purge.tombstones if purge else 0,
         "idempotency_keys_forgotten": forgotten,
     }
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def audit_chain_seal_task() -> int:
+    """Seal the audit entries written since the last run into the hash chain (beat, every
+    minute; ``manage.py audit_verify`` seals first too). Safe to run twice."""
+    return audit_chain_seal()

@@ -5,9 +5,13 @@ from __future__ import annotations
 import pytest
 import redis
 from django.conf import settings
+from django.test.client import ClientMixin
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from monitoring.choices import ObserverRole
+from monitoring.security import two_factor_required
 from zones import classifier
 
 from .celery_worker import CeleryBroker, CeleryWorker, CeleryWorkers
@@ -17,6 +21,26 @@ from .servers import PostgresServer, RedisServer, ServerUnavailable, skip_or_fai
 # Test users are created by the hundred; the production hasher costs ~0.5 s a user.
 # MD5 here only: production keeps Django's default PBKDF2.
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+_password_free_login = ClientMixin._login
+
+
+def _login_past_the_second_factor(self, user, backend=None):
+    """``force_login`` skips the password; for the accounts that need a second factor it skips
+    that too, as a verified session with a confirmed device of the user's (made if none).
+    The real sign-in (password, then code) is driven in tests/monitoring/test_two_factor.py
+    and, in Chromium, by tests/browser/conftest.py ``pass_second_factor``."""
+    _password_free_login(self, user, backend)
+    if two_factor_required(user):
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="test device", confirmed=True)
+        session = self.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+
+
+ClientMixin._login = _login_past_the_second_factor
 
 
 @pytest.fixture

@@ -49,6 +49,10 @@ PG_SETTINGS = {
     "log_min_messages": "warning",
 }
 
+# PostgreSQL's own defaults: every commit survives a crash of the server (what a restart
+# in the middle of the load must show).
+DURABLE_PG_SETTINGS = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+
 
 class ServerUnavailable(RuntimeError):
     """A server cannot be started here (binary missing, ...); the message says why."""
@@ -223,8 +227,13 @@ class PostgresServer(_Server):
 
     kind = "postgres"
 
-    def __init__(self) -> None:
+    def __init__(self, settings: dict[str, str] | None = None) -> None:
+        """``settings``: postgresql.conf values over :data:`PG_SETTINGS` (which trade
+        durability for speed: with ``synchronous_commit`` off, an immediate :meth:`halt`
+        loses the last fraction of a second of commits; pass ``DURABLE_PG_SETTINGS`` for a
+        server that keeps every commit across one)."""
         super().__init__()
+        self.settings = {**PG_SETTINGS, **(settings or {})}
         globs = ("/usr/lib/postgresql/*/bin/{}",)
         self.initdb = find_binary("initdb", extra_globs=tuple(g.format("initdb") for g in globs))
         self.pg_ctl = find_binary("pg_ctl", extra_globs=tuple(g.format("pg_ctl") for g in globs))
@@ -284,30 +293,54 @@ class PostgresServer(_Server):
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write("\n# ceasefire-monitor test server\n")
             conf.write(f"unix_socket_directories = '{self.folder}'\n")
-            for key, value in PG_SETTINGS.items():
+            for key, value in self.settings.items():
                 conf.write(f"{key} = '{value}'\n")
         self._watchdog = _Watchdog({"command": self._stop_command(), "remove": str(self.folder)})
         for attempt in range(3):  # a free port can be taken by someone else meanwhile
             self.port = free_port()
             try:
-                self._run(
-                    self.pg_ctl,
-                    "-D",
-                    str(self.data_dir),
-                    "-l",
-                    str(self.folder / "server.log"),
-                    "-o",
-                    f"-p {self.port}",
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                )
+                self._pg_start()
                 break
             except RuntimeError:
                 if attempt == 2:
                     raise
         self._create_database()
+
+    def _pg_start(self) -> None:
+        self._run(
+            self.pg_ctl,
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.folder / "server.log"),
+            "-o",
+            f"-p {self.port}",
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
+
+    def halt(self, mode: str = "fast") -> None:
+        """Stop serving (``pg_ctl stop -m fast``, or ``"immediate"``: a crash), keeping the
+        data folder and the port: see :meth:`resume`. Its watchdog stays armed."""
+        if mode not in {"smart", "fast", "immediate"}:
+            raise ValueError(f"unknown shutdown mode {mode!r}")
+        self._run(self.pg_ctl, "-D", str(self.data_dir), "-m", mode, "-w", "-t", "60", "stop")
+
+    def resume(self) -> None:
+        """Serve again on the same data folder and port after :meth:`halt`, with every
+        committed transaction (an immediate halt is recovered from the WAL)."""
+        self._pg_start()
+
+    def restart(self, mode: str = "fast") -> None:
+        """:meth:`halt` then :meth:`resume`: the clients' connections are cut."""
+        self.halt(mode)
+        self.resume()
+
+    @property
+    def running(self) -> bool:
+        return self.port is not None and port_open(self.port)
 
     def _create_database(self) -> None:
         import psycopg

@@ -152,3 +152,78 @@ def test_concurrent_writers_wait_instead_of_failing():
     assert not [e for e in errors if isinstance(e, OperationalError)], errors
     assert errors == []
     assert Party.objects.filter(code__startswith="writer-").count() == 4 * per_thread
+
+
+SECURITY_PROBE = (
+    "import json, config.settings as s; "
+    "print(json.dumps({'limit': s.AXES_FAILURE_LIMIT, "
+    "'cooloff': s.AXES_COOLOFF_TIME.total_seconds(), 'proxies': s.TRUSTED_PROXIES, "
+    "'drf_proxies': s.REST_FRAMEWORK['NUM_PROXIES'], "
+    "'roles': sorted(s.TWO_FACTOR_ROLES), "
+    "'cache': s.CACHES['default']['BACKEND'] if hasattr(s, 'CACHES') else None}))"
+)
+
+
+def test_login_and_cache_settings_read_the_environment(tmp_path):
+    import json
+
+    defaults = run_python(SECURITY_PROBE, CEASEFIRE_VAR_DIR=str(tmp_path))
+    assert defaults.returncode == 0, defaults.stderr
+    assert json.loads(defaults.stdout) == {
+        "limit": 5,
+        "cooloff": 900.0,
+        "proxies": 0,
+        "drf_proxies": 0,
+        "roles": ["administrator", "coordinator"],
+        "cache": None,
+    }
+    chosen = run_python(
+        SECURITY_PROBE,
+        CEASEFIRE_VAR_DIR=str(tmp_path),
+        CEASEFIRE_LOGIN_FAILURE_LIMIT="3",
+        CEASEFIRE_LOGIN_COOLOFF_MINUTES="60",
+        CEASEFIRE_TRUSTED_PROXIES="1",
+        CEASEFIRE_TWO_FACTOR_ROLES="coordinator, administrator, observer",
+        CACHE_URL="redis://127.0.0.1:6379/1",
+    )
+    assert chosen.returncode == 0, chosen.stderr
+    assert json.loads(chosen.stdout) == {
+        "limit": 3,
+        "cooloff": 3600.0,
+        "proxies": 1,
+        "drf_proxies": 1,
+        "roles": ["administrator", "coordinator", "observer"],
+        "cache": "django.core.cache.backends.redis.RedisCache",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CEASEFIRE_LOGIN_FAILURE_LIMIT", "0"),
+        ("CEASEFIRE_LOGIN_COOLOFF_MINUTES", "0"),
+        ("CEASEFIRE_TRUSTED_PROXIES", "-1"),
+        ("CEASEFIRE_TWO_FACTOR_ROLES", "coordinator,superhero"),
+        ("CACHE_URL", "memcached://127.0.0.1:11211"),
+    ],
+)
+def test_bad_login_and_cache_settings_are_refused_by_name(tmp_path, name, value):
+    result = run_python(SECURITY_PROBE, CEASEFIRE_VAR_DIR=str(tmp_path), **{name: value})
+    assert result.returncode != 0
+    assert name in result.stderr
+
+
+def test_a_shared_cache_counts_a_tokens_requests_across_processes(redis_server, tmp_path):
+    """With CACHE_URL on Redis, two processes (two gunicorn workers, say) see one count."""
+    key = f"hits-{tmp_path.name}"
+    code = (
+        "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings'); "
+        "django.setup(); from django.core.cache import cache; "
+        f"print(cache.incr({key!r}) if cache.get({key!r}) is not None else cache.add({key!r}, 1))"
+    )
+    outputs = [
+        run_python(code, CEASEFIRE_VAR_DIR=str(tmp_path), CACHE_URL=redis_server.url)
+        for _ in range(3)
+    ]
+    assert [o.returncode for o in outputs] == [0, 0, 0], outputs[0].stderr
+    assert [o.stdout.strip() for o in outputs] == ["True", "2", "3"]

@@ -21,6 +21,8 @@ from shapely.validation import explain_validity
 # Syria's bounding box with a small margin (degrees): lon 35.6-42.4, lat 32.3-37.4.
 SYRIA_BBOX = (35.5, 32.2, 42.5, 37.5)  # min_lon, min_lat, max_lon, max_lat
 EARTH_RADIUS_KM = 6371.0088
+#: The most positions one boundary may hold (the seeded boundaries hold a few dozen).
+MAX_POSITIONS = 100_000
 
 
 def in_syria_bbox(lon: float, lat: float) -> bool:
@@ -41,13 +43,16 @@ def validate_point(*, latitude: Any, longitude: Any) -> dict[str, list[str]]:
             continue
         try:
             number = float(value)
+        except OverflowError:  # an integer too large for a float: far outside in any case
+            number = math.inf
         except (TypeError, ValueError):
             errors[name] = [f"{name.capitalize()} must be a number of degrees."]
             continue
         low, high = limits[name]
         if not math.isfinite(number) or not low <= number <= high:
+            shown = str(value) if len(str(value)) <= 24 else f"{number:g}"
             errors[name] = [
-                f"{name.capitalize()} {value} is outside Syria's bounding box "
+                f"{name.capitalize()} {shown} is outside Syria's bounding box "
                 f"({low} to {high} degrees)."
             ]
     return errors
@@ -64,18 +69,24 @@ def parse_multipolygon(value: Any) -> MultiPolygon:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from exc
+        except RecursionError as exc:
+            raise ValidationError("Not valid GeoJSON: the text is nested too deeply.") from exc
     if not isinstance(value, dict):
         raise ValidationError("Expected a GeoJSON object with a 'type' and 'coordinates'.")
     if value.get("type") == "Feature":
         value = value.get("geometry") or {}
+        if not isinstance(value, dict):
+            raise ValidationError("The Feature's geometry is not a GeoJSON object.")
     geometry_type = value.get("type")
-    if geometry_type not in {"Polygon", "MultiPolygon"}:
+    if not isinstance(geometry_type, str) or geometry_type not in {"Polygon", "MultiPolygon"}:
+        shown = geometry_type if isinstance(geometry_type, str) else None
         raise ValidationError(
-            f"Expected a GeoJSON Polygon or MultiPolygon, got {geometry_type or 'no type'!r}."
+            f"Expected a GeoJSON Polygon or MultiPolygon, got {(shown or 'no type')[:40]!r}."
         )
     coordinates = value.get("coordinates")
     if not isinstance(coordinates, list) or not coordinates:
         raise ValidationError("The geometry has no coordinates.")
+    _check_positions(coordinates, depth=3 if geometry_type == "Polygon" else 4)
     try:
         geometry = shape({"type": geometry_type, "coordinates": coordinates})
     except (ValueError, TypeError, IndexError, AttributeError, shapely.errors.GEOSException) as exc:
@@ -103,6 +114,34 @@ def parse_multipolygon(value: Any) -> MultiPolygon:
             f"{SYRIA_BBOX[3]}); GeoJSON lists longitude first."
         )
     return geometry
+
+
+def _check_positions(coordinates: list, *, depth: int) -> None:
+    """Check the nesting of GeoJSON coordinates (``depth`` levels of lists down to the
+    numbers: 3 for a Polygon, 4 for a MultiPolygon) and that every position is two or three
+    finite numbers, without recursion and with at most MAX_POSITIONS positions."""
+    level: list = [coordinates]
+    for _ in range(depth - 1):  # down to the positions, one level of lists at a time
+        below: list = []
+        for item in level:
+            if not isinstance(item, list):
+                raise ValidationError("Malformed coordinates: lists are not nested as GeoJSON.")
+            below.extend(item)
+            if len(below) > MAX_POSITIONS:
+                raise ValidationError(f"Too many positions (at most {MAX_POSITIONS}).")
+        level = below
+    for position in level:
+        if not isinstance(position, list) or len(position) not in (2, 3):
+            raise ValidationError("Malformed coordinates: every position is [longitude, latitude].")
+        for number in position:
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                raise ValidationError("Malformed coordinates: positions hold numbers only.")
+            try:
+                finite = math.isfinite(number)
+            except OverflowError:  # an integer too large for a float
+                finite = False
+            if not finite:
+                raise ValidationError("Coordinates must be finite numbers.")
 
 
 def validate_multipolygon(value: Any) -> None:

@@ -72,7 +72,7 @@ def zone_boundary_add(
     except ValidationError as exc:
         raise ValidationError({"geometry": exc.messages}) from exc
     with transaction.atomic():
-        Zone.objects.select_for_update().filter(pk=zone.pk).first()
+        Zone.objects.select_for_update(no_key=True).filter(pk=zone.pk).first()
         latest = zone.boundaries.aggregate(n=Max("revision"))["n"] or 0
         boundary = ZoneBoundary(
             zone=zone,
@@ -137,7 +137,7 @@ def zone_terms_extend(*, zone: Zone, until: datetime, actor: Actor) -> list[Zone
     if not agreement.auto_extends or zone.status != ZoneStatus.ACTIVE:
         return added
     with transaction.atomic():
-        Zone.objects.select_for_update().filter(pk=zone.pk).first()
+        Zone.objects.select_for_update(no_key=True).filter(pk=zone.pk).first()
         last = zone.terms.order_by("-starts_at").first()
         while last is not None and last.ends_at is not None and last.ends_at <= until:
             starts_at = last.ends_at

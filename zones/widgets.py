@@ -41,7 +41,13 @@ def format_geojson(value: Any) -> str:
     if not isinstance(value, dict):
         return json.dumps(value)
     coordinates = value.get("coordinates")
-    if value.get("type") not in {"Polygon", "MultiPolygon"} or not isinstance(coordinates, list):
+    kind = value.get("type")
+    if (
+        not isinstance(kind, str)
+        or kind not in {"Polygon", "MultiPolygon"}
+        or not isinstance(coordinates, list)
+        or (kind == "MultiPolygon" and not all(isinstance(p, list) for p in coordinates))
+    ):
         return json.dumps(value, indent=2)
     if value["type"] == "Polygon":
         body = ",\n".join(f" {json.dumps(ring)}" for ring in coordinates)
@@ -111,11 +117,17 @@ class GeoJSONField(forms.JSONField):
         if isinstance(value, str):
             try:
                 value = json.loads(value)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 return value
         if value is None:
             return ""
         return format_geojson(value)
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:  # nested deeper than json.loads goes: shown again as typed
+            return InvalidJSONInput(data)
 
     def has_changed(self, initial: Any, data: Any) -> bool:
         try:

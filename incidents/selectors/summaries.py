@@ -144,7 +144,9 @@ def _violations(reports: dict[int, dict], day: QuerySet[Report]) -> tuple[dict, 
     totals: Counter = Counter()
     air, notable = [], []
     for row in rows:
-        report = reports[row["report_id"]]
+        report = reports.get(row["report_id"])
+        if report is None:  # filed after the day's reports were read: the next compile
+            continue
         bucket = BUCKET[report["status"]]
         if report["in_excluded_area"]:  # outside the ceasefire regime: counted apart
             outside[bucket] += 1
@@ -218,7 +220,9 @@ def _convoys(reports: dict[int, dict], day: QuerySet[Report]) -> tuple[dict, lis
     beneficiaries = 0
     blocked, notable = [], []
     for row in details:
-        report = reports[row["report_id"]]
+        report = reports.get(row["report_id"])
+        if report is None:  # filed after the day's reports were read: the next compile
+            continue
         by_status[row["status"]] += 1
         if row["status"] in (ConvoyStatus.DELIVERED, ConvoyStatus.PARTIALLY_DELIVERED):
             beneficiaries += row["beneficiaries"] or 0
@@ -272,6 +276,8 @@ def _checkpoints(reports: dict[int, dict], day: QuerySet[Report]) -> dict:
     for row in CheckpointDetail.objects.filter(report_id__in=ids).values(
         "report_id", "checkpoint__code", "checkpoint__name", "status", *CROSSING_FIELDS
     ):
+        if row["report_id"] not in reports:  # filed after the day's reports were read
+            continue
         entry = per.setdefault(
             row["checkpoint__code"],
             {
@@ -290,8 +296,10 @@ def _checkpoints(reports: dict[int, dict], day: QuerySet[Report]) -> dict:
         for field in CROSSING_FIELDS:
             entry[field] += row[field]
     for row in AccessIncident.objects.filter(shift_id__in=ids).values(
-        "shift__checkpoint__code", "kind", "count"
+        "shift_id", "shift__checkpoint__code", "kind", "count"
     ):
+        if row["shift_id"] not in reports:
+            continue
         incidents = per[row["shift__checkpoint__code"]]["access_incidents"]
         incidents[row["kind"]] = incidents.get(row["kind"], 0) + row["count"]
     rows = [per[code] for code in sorted(per)]

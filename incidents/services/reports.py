@@ -452,10 +452,14 @@ def _checkpoint_overlap_errors(report: Report, shift: CheckpointDetail) -> dict[
 
 def _lock_checkpoint(report: Report, detail: Mapping[str, Any] | None) -> None:
     """Serialize filings for one checkpoint, so two overlapping shifts filed at the same
-    moment cannot both pass the overlap check."""
+    moment cannot both pass the overlap check.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: the latter also blocks the foreign-key checks of any
+    other report pointing at the post, which deadlocked with filings holding the day's
+    report counter (tests/incidents/test_api_concurrency.py)."""
     checkpoint = (detail or {}).get("checkpoint")
     if report.kind == ReportKind.CHECKPOINT and isinstance(checkpoint, Post):
-        Post.objects.select_for_update().filter(pk=checkpoint.pk).first()
+        Post.objects.select_for_update(no_key=True).filter(pk=checkpoint.pk).first()
 
 
 def _detail_write(
@@ -780,6 +784,7 @@ def report_transition(
             instance=current,
             changes={"status": [from_status, to_status]},
             comment=comment.strip(),
+            at=moment,
         )
         _report_changed(current, current.occurred_at)
     return current

@@ -173,7 +173,7 @@ def summary_publish(
     center = version.summary.center
     _coordinator_of(actor, center)
     with transaction.atomic():
-        MonitoringCenter.objects.select_for_update().filter(pk=center.pk).first()
+        MonitoringCenter.objects.select_for_update(no_key=True).filter(pk=center.pk).first()
         current = (
             SummaryVersion.objects.select_for_update()
             .select_related("summary__center")

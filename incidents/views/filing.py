@@ -39,6 +39,9 @@ from ..forms import (
 from ..models import Attachment, Report, ReportTransition
 from ..selectors import reports_visible_to
 
+# Who writes on the report pages: observers and coordinators. A partner files, submits,
+# attaches and links through a write-scoped API token only (never with its browser session);
+# an administrator writes no reports.
 FILERS = frozenset({ObserverRole.OBSERVER, ObserverRole.COORDINATOR})
 MY_REPORTS_PAGE_SIZE = 50
 SUBMIT = "submit"
@@ -249,12 +252,13 @@ def can_attach(*, user, report: Report) -> bool:
     decides; it has the last word)."""
     if report.status in services.CLOSED:
         return False
+    observer = observer_for_user(user)
+    if observer is None or observer.role not in FILERS:
+        return False  # a partner's session and an administrator attach nothing on the web
     if report.author_id == user.pk:
         return True
-    observer = observer_for_user(user)
     return (
-        observer is not None
-        and observer.role == ObserverRole.COORDINATOR
+        observer.role == ObserverRole.COORDINATOR
         and observer.center_id == report.center_id
         and report.status != ReportStatus.DRAFT
     )
@@ -273,9 +277,10 @@ def attachments_context(
 
 
 class AttachmentAddView(RoleRequiredMixin, View):
-    """Upload a file to a report one may see; htmx gets the refreshed list back."""
+    """Upload a file to a report one may see; htmx gets the refreshed list back. Observers
+    and coordinators only: a partner's session gets 403 (its tools attach with a token)."""
 
-    allowed_roles = ALL_ROLES
+    allowed_roles = FILERS
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, uuid) -> HttpResponse:

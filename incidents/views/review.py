@@ -34,7 +34,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from monitoring.choices import ObserverRole
-from monitoring.permissions import RoleRequiredMixin
+from monitoring.permissions import RoleRequiredMixin, user_has_role
 from monitoring.selectors import audit_entries_for, observer_for_user
 from zones.selectors import zone_list
 from zones.views import map_config
@@ -53,7 +53,7 @@ from ..selectors import (
     reports_visible_to,
 )
 from ..services import EDITABLE, NEEDS_COMMENT, TRANSITIONS, corroboration_link, report_transition
-from .filing import can_attach
+from .filing import FILERS, can_attach
 
 S = ReportStatus
 PAGE_SIZE = 50
@@ -347,8 +347,8 @@ def report_for(user, uuid) -> Report:
 def available_actions(user, report: Report) -> list[Action]:
     """The workflow moves ``user`` may make on ``report`` now (the services decide in the end)."""
     observer = observer_for_user(user)
-    if observer is None:
-        return []
+    if observer is None or observer.role not in FILERS:
+        return []  # a partner's session moves nothing on the web (its token does)
     is_author = report.author_id == user.pk
     is_reviewer = (
         observer.role == ObserverRole.COORDINATOR
@@ -375,7 +375,7 @@ def available_actions(user, report: Report) -> list[Action]:
 
 def can_link(user, report: Report) -> bool:
     observer = observer_for_user(user)
-    if observer is None or report.status in (S.DRAFT, *NOT_COUNTED):
+    if observer is None or observer.role not in FILERS or report.status in (S.DRAFT, *NOT_COUNTED):
         return False
     return report.author_id == user.pk or (
         observer.role == ObserverRole.COORDINATOR and observer.center_id == report.center_id
@@ -426,7 +426,7 @@ def report_page_context(request, report: Report, **extra) -> dict[str, Any]:
         "attachments": list(report.attachments.all()),
         "can_attach": can_attach(user=user, report=report),
         "attachment_form": None,
-        "can_edit": is_author and report.status in EDITABLE,
+        "can_edit": is_author and report.status in EDITABLE and user_has_role(user, FILERS),
         "state": state,
         "linked_visible": [r for r in linked if r.pk in visible],
         "linked_hidden": len([r for r in linked if r.pk not in visible]),
@@ -451,8 +451,13 @@ class ReportDetailView(RoleRequiredMixin, TemplateView):
 
 
 class ReportActionView(RoleRequiredMixin, View):
-    """A POST from the report page; a refusal re-renders the page with the message."""
+    """A POST from the report page; a refusal re-renders the page with the message.
 
+    Observers and coordinators only (the services decide the rest): a partner's session
+    gets 403, as in the API (partner tools write with a write-scoped token), and so does an
+    administrator, who neither files nor reviews."""
+
+    allowed_roles = FILERS
     http_method_names = ["post"]
 
     def refused(self, report: Report, errors: list[str], *, status: int, **extra) -> HttpResponse:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
@@ -184,7 +189,10 @@ class AuditEntry(models.Model):
     """One change to one record: who, when, from where, and the values before and after.
 
     Written explicitly by every service (web, API, admin, commands and Celery alike);
-    never updated or deleted.
+    never updated or deleted. Written unsealed (``chain_seq`` empty); sealing
+    (:func:`monitoring.services.audit_chain_seal`, every minute) then sets only the chain
+    fields, once: the entry's place in the one global hash chain, the previous entry's
+    hash, and its own (:func:`audit_entry_digest`), which ``manage.py audit_verify`` checks.
     """
 
     at = models.DateTimeField(db_index=True)
@@ -207,14 +215,100 @@ class AuditEntry(models.Model):
         default=dict, encoder=DjangoJSONEncoder, help_text="{field: [before, after]}"
     )
     comment = models.TextField(blank=True)
+    # The hash chain, set once by sealing; empty (NULL, "") until then. ``db_default`` lets
+    # bulk SQL writers (incidents.demo) leave the columns out.
+    chain_seq = models.BigIntegerField(null=True, blank=True, unique=True, editable=False)
+    prev_sha256 = models.CharField(max_length=64, blank=True, default="", db_default="")
+    sha256 = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-at", "-id"]
         verbose_name_plural = "audit entries"
-        indexes = [models.Index(fields=["content_type", "object_pk", "at"])]
+        indexes = [
+            models.Index(fields=["content_type", "object_pk", "at"]),
+            models.Index(
+                fields=["id"], condition=Q(chain_seq__isnull=True), name="monitoring_audit_unsealed"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                # isnull on both sides: SQL lets a NULL through a check.
+                condition=Q(chain_seq__isnull=True, prev_sha256="", sha256="")
+                | (
+                    Q(chain_seq__isnull=False, chain_seq__gt=0) & ~Q(prev_sha256="") & ~Q(sha256="")
+                ),
+                name="%(app_label)s_%(class)s_sealed_whole",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"
+
+
+#: The ``prev_sha256`` of the first sealed entry.
+AUDIT_CHAIN_GENESIS = "0" * 64
+
+
+def _canonical_json(value: Any) -> str:
+    """Sorted keys, no spaces, UTF-8: the same text as the summaries' chain hashes
+    (incidents.selectors.summaries.canonical_json)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def audit_entry_digest(
+    *,
+    seq: int,
+    previous: str,
+    at: datetime,
+    actor_id: int | None,
+    actor_label: str,
+    source: str,
+    action: str,
+    content_type: str,
+    object_pk: str,
+    object_repr: str,
+    changes: Any,
+    comment: str,
+) -> str:
+    """The SHA-256 (hex) of a sealed entry: its place, the previous entry's hash, and every
+    fact it records. ``content_type`` is ``"app_label.model"`` (ids differ between
+    databases); ``at`` is written in UTC with microseconds. Pure, so that migrations use it."""
+    text = _canonical_json(
+        {
+            "seq": seq,
+            "prev": previous,
+            "at": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "actor": actor_id,
+            "actor_label": actor_label,
+            "source": source,
+            "action": action,
+            "content_type": content_type,
+            "object_pk": object_pk,
+            "object_repr": object_repr,
+            "changes": changes,
+            "comment": comment,
+        }
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class AuditChainHead(models.Model):
+    """The end of the audit hash chain (one row): the last sealed entry's ``chain_seq`` and
+    hash. Its row lock makes sealing run one at a time; a chain that ends elsewhere has lost
+    entries from its end (``manage.py audit_verify``)."""
+
+    last_seq = models.BigIntegerField(default=0)
+    last_sha256 = models.CharField(max_length=64, default=AUDIT_CHAIN_GENESIS)
+    sealed_at = models.DateTimeField(null=True, blank=True, help_text="The last sealing.")
+
+    class Meta:
+        verbose_name = "audit chain head"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="%(app_label)s_%(class)s_single_row")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.last_seq} {self.last_sha256[:12]}…"
 
 
 class PartnerToken(models.Model):

@@ -20,9 +20,9 @@ from zones.choices import PostKind
 from zones.models import Post, Settlement, Zone
 from zones.selectors import excluded_areas_geojson, security_areas_geojson
 
-pytestmark = pytest.mark.browser
+from .signin import log_in
 
-PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
@@ -37,14 +37,6 @@ def member(role: str, **user_fields):
     user = UserFactory(**user_fields)
     ObserverFactory(user=user, role=role, center=center, delegation=delegation)
     return user
-
-
-def log_in(page, user, path="/"):
-    page.goto(path)
-    expect(page).to_have_url(re.compile(r"/accounts/login/\?next="))
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 def point_on(page, selector: str) -> tuple[float, float]:
@@ -127,10 +119,7 @@ def test_admin_map_widgets_show_the_lines_and_keep_errors_on_the_field(page, liv
     post = Post.objects.filter(kind=PostKind.OBSERVATION_POST).order_by("code").first()
     where = (post.latitude, post.longitude)
 
-    page.goto("/admin/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, user, login_path="/admin/login/")
     expect(page.get_by_role("link", name="Zones").first).to_be_visible()
 
     # A post: a map under its latitude and longitude, with the zones behind.

@@ -22,9 +22,10 @@ from tests.factories import (
     report_file,
 )
 
+from .signin import log_in
+
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory
 NARRATIVE = "<script>window.pwned = 1</script> Four mortar impacts north of the market."
 
 
@@ -45,14 +46,6 @@ def world(transactional_db):
     mine = report_file(russian, status=ReportStatus.SUBMITTED, narrative=NARRATIVE)
     theirs = report_file(turkish, status=ReportStatus.SUBMITTED, latitude=35.91, longitude=36.61)
     return {"coordinator": coordinator, "mine": mine, "theirs": theirs}
-
-
-def log_in(page, user, path):
-    page.goto(path)
-    expect(page).to_have_url(re.compile(r"/accounts/login/\?next="))
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 def assert_clean(page, live_server):

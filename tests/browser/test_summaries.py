@@ -4,7 +4,6 @@ the bulletin and drops the navigation, the buttons and the map's controls."""
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -26,9 +25,10 @@ from tests.factories import (
     report_file,
 )
 
+from .signin import log_in
+
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory
 DAY = date(2017, 6, 3)
 DAMASCUS = ZoneInfo("Asia/Damascus")
 REASON = "<script>window.pwned = 1</script> Denied at the checkpoint."
@@ -87,14 +87,6 @@ def world(transactional_db):
     )
     version = summary_compile(center=center, day=DAY)
     return {"coordinator": coordinator, "center": center, "version": version}
-
-
-def log_in(page, user, path):
-    page.goto(path)
-    expect(page).to_have_url(re.compile(r"/accounts/login/\?next="))
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_a_coordinator_reviews_publishes_and_prints_a_summary(page, live_server, world):

@@ -650,11 +650,11 @@ def count_queries(client, url, params) -> tuple[list[str], bytes]:
     return [q["sql"] for q in queries.captured_queries], body
 
 
-# Queries of a request: the session, its user, the profile (authentication and the filters'
-# time zone), then the count and the page (GeoJSON), or the rows and the chunk's convoy
-# organizations (CSV).
-GEOJSON_QUERIES = 5
-EXPORT_QUERIES = 5
+# Queries of a request: the session, its user, its second-factor device, the profile
+# (authentication and the filters' time zone), then the count and the page (GeoJSON), or the
+# rows and the chunk's convoy organizations (CSV).
+GEOJSON_QUERIES = 6
+EXPORT_QUERIES = 6
 
 
 def test_queries_do_not_grow_with_the_rows(world, django_assert_max_num_queries):

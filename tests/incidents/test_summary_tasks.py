@@ -402,6 +402,7 @@ def timed(request):
     return response, time.monotonic() - started
 
 
+@pytest.mark.faults
 @pytest.mark.redis
 def test_with_the_broker_down_filing_succeeds_and_the_sweep_catches_up_after(
     transactional_db, tmp_path, own_redis, people, center, client, caplog
@@ -498,6 +499,7 @@ def test_with_the_broker_down_filing_succeeds_and_the_sweep_catches_up_after(
 # --- A worker killed mid-compilation ---------------------------------------------------------
 
 
+@pytest.mark.faults
 @pytest.mark.redis
 @pytest.mark.parametrize("celery_broker", ["redis"], indirect=True)
 def test_a_worker_killed_in_the_middle_of_a_compilation_leaves_it_done_exactly_once(

@@ -233,10 +233,22 @@ def test_everything_round_trips_into_an_empty_database_in_another_process(
     # Microseconds kept (DjangoJSONEncoder alone would cut them to milliseconds).
     assert any(re.search(r"\.\d{6}\+", r["fields"]["at"]) for r in rows["monitoring.auditentry"])
 
+    # The audit entries were sealed into their hash chain by the export, head included.
+    assert all(r["fields"]["chain_seq"] for r in rows["monitoring.auditentry"])
+    (head,) = rows["monitoring.auditchainhead"]
+    assert head["fields"]["last_seq"] == counts["monitoring.auditentry"]
+
     restored = manage(target, "import_archive", str(first))
     assert restored.returncode == 0, restored.stderr
     assert "incidents.report: 5/5" in restored.stdout
     assert "Archive restored" in restored.stdout
+    # The restored copy passes the audit chain's check, with the source's head.
+    verified = manage(target, "audit_verify")
+    assert verified.returncode == 0, verified.stderr
+    assert (
+        f"Audit chain intact: head #{head['fields']['last_seq']} "
+        f"sha256 {head['fields']['last_sha256']}"
+    ) in verified.stdout
     second = tmp_path / "second.tar"
     again = manage(target, "export_archive", str(second))
     assert again.returncode == 0, again.stderr

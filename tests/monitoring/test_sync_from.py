@@ -399,6 +399,7 @@ def test_writes_while_the_mirror_follows_end_in_an_exact_copy(source, mirror, sh
 # --- (c) resume after a stop or a kill --------------------------------------------------------
 
 
+@pytest.mark.faults
 def test_a_run_stopped_or_killed_mid_way_resumes_where_it_stopped(source, mirror):
     for _ in range(30):
         report_file(source.author, status=S.VERIFIED, reviewer=source.coordinator)

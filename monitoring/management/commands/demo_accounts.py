@@ -42,6 +42,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             )
+        if settings.TWO_FACTOR_ROLES:
+            roles = ", ".join(sorted(settings.TWO_FACTOR_ROLES))
+            self.stdout.write(
+                f"Roles with a second factor ({roles}) set up an authenticator app at their "
+                "first sign-in."
+            )
         created = sum(a.outcome == CREATED for a in accounts)
         updated = sum(a.outcome == UPDATED for a in accounts)
         self.stdout.write(
