@@ -29,7 +29,7 @@ IS_DEBUG := $(PY) -c "import sys, config.settings as s; sys.exit(0 if s.DEBUG el
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-sqlite test-postgres lint format bench bench-postgres clean distclean
+.PHONY: help run test test-sqlite test-postgres lint format bench bench-postgres loadtest faults clean distclean
 
 help:
 	@echo "make run        set up (venv, install, migrate, seed) and serve web + worker + beat"
@@ -39,6 +39,11 @@ help:
 	@echo "make lint       ruff check + ruff format --check"
 	@echo "make bench      the benchmarks: classifier, report lists, bulk demo data on SQLite (ARGS=...),"
 	@echo "                then summary compilation on a throwaway PostgreSQL (make bench-postgres)"
+	@echo "make loadtest   50 observers + 4 partner tools against gunicorn, Celery worker and beat on"
+	@echo "                PostgreSQL + Redis, then on SQLite, LOAD_DURATION s each (LOAD_ARGS=...)"
+	@echo "make faults     the fault runs (pytest -m faults on PostgreSQL, then SQLite): Redis killed and"
+	@echo "                PostgreSQL restarted under load, a worker killed, a sync interrupted; a"
+	@echo "                pass/fail line per fault (FAULTS_LOAD=large: 50 observers, FAULTS_ARGS=...)"
 	@echo "make clean      remove caches and build leftovers (keeps .venv and var/)"
 	@echo "make distclean  clean, and remove .venv and var/ (the local database!)"
 
@@ -131,6 +136,46 @@ bench-postgres: $(RUN_STAMP)
 	TMPDIR=$(abspath $(BENCH_PG_DIR)) $(PY) -m tests.servers postgres -- sh -c '\
 		$(MANAGE) migrate --noinput --verbosity 0 && $(MANAGE) seed > /dev/null && \
 		$(MANAGE) bench $(BENCH_PG_ARGS)'
+
+# The load test (tests/load/, docs/benchmarks.md#load-test): a throwaway production-shaped
+# stack per database (tests/stack.py), observers filing through the web forms and partner
+# tools through the API, then every accepted report looked up in the database. Both
+# databases run even when the first fails; non-zero on any loss, 5xx or "database is locked".
+# LOAD_ARGS goes to `python -m tests.load` (--observers 80 --think 0.5-2 --keep; see --help).
+LOAD_DURATION ?= 120
+LOAD_ARGS ?=
+
+loadtest: $(DEV_STAMP)
+	@status=0; \
+	for db in postgres sqlite; do \
+		$(PY) -m tests.load --database $$db --duration $(LOAD_DURATION) $(LOAD_ARGS) || status=1; \
+	done; \
+	if [ $$status -ne 0 ]; then echo "==> make loadtest: FAILED"; else echo "==> make loadtest: passed on PostgreSQL and SQLite"; fi; \
+	exit $$status
+
+# The fault runs (issue 6, docs/benchmarks.md#fault-runs): every test marked `faults`, on
+# PostgreSQL then SQLite as `make test` runs the suite (the load-under-fault tests of
+# tests/faults/ bring a stack of their own and run in the PostgreSQL pass only), one process
+# each (no xdist: the stacks' timings are the figures). Then a pass/fail line per fault with
+# its figures (tests/faults/summary.py); non-zero on any failure. FAULTS_LOAD=large: the load
+# faults with 50 observers + 4 partner tools for 120 s. FAULTS_ARGS goes to pytest.
+FAULTS_LOAD ?= small
+FAULTS_ARGS ?=
+FAULTS_DIR ?= var/faults
+
+faults: $(DEV_STAMP)
+	@mkdir -p $(FAULTS_DIR) && rm -f $(FAULTS_DIR)/postgres.xml $(FAULTS_DIR)/sqlite.xml
+	@status=0; \
+	for db in postgres sqlite; do \
+		echo "==> fault runs on $$db"; \
+		start=$$(date +%s); \
+		CEASEFIRE_FAULTS_LOAD=$(FAULTS_LOAD) $(PY) -m pytest --database $$db -m faults -n 0 \
+			-o junit_family=xunit1 --junitxml=$(FAULTS_DIR)/$$db.xml $(FAULTS_ARGS); code=$$?; \
+		echo "==> $$db: exit code $$code in $$(( $$(date +%s) - start )) s"; \
+		if [ $$code -ne 0 ]; then status=1; fi; \
+	done; \
+	$(PY) -m tests.faults.summary $(FAULTS_DIR)/postgres.xml $(FAULTS_DIR)/sqlite.xml || status=1; \
+	exit $$status
 
 clean:
 	rm -rf .pytest_cache .ruff_cache staticfiles *.egg-info build

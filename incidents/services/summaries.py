@@ -226,11 +226,18 @@ def summary_publish(
 
 
 def _mark_stale(*, center_id: int, days: Iterable[date], at: datetime) -> list[int]:
-    ids = list(
-        DailySummary.objects.filter(
-            center_id=center_id, day__in=set(days), stale=False
-        ).values_list("pk", flat=True)
+    # Under the rows' locks, not by a filter on ``stale``: a compilation holds its summary's
+    # lock from reading the day's reports until it commits ``stale=False``. A filing that
+    # only read the committed flag (False) while such a compilation ran marked nothing and
+    # its report stayed out of the summary for good (found by `make faults`); now it waits
+    # for the compilation and marks the result stale.
+    rows = (
+        DailySummary.objects.select_for_update()
+        .filter(center_id=center_id, day__in=set(days))
+        .order_by("day")
+        .values_list("pk", "stale")
     )
+    ids = [pk for pk, stale in rows if not stale]
     if ids:
         DailySummary.objects.filter(pk__in=ids).update(stale=True, stale_since=at)
         summaries_feed_touch(ids)

@@ -360,3 +360,55 @@ def test_reports_filed_while_a_day_is_compiled_wait_for_the_next_compile(people,
     violations, notable = _violations(read_before, day)
     assert violations["totals"] == {} or not any(violations["totals"].values())
     assert notable == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_filed_while_its_day_compiles_makes_the_result_stale(people, center, broker):
+    """A compilation holds its summary's row from reading the day until it commits
+    ``stale=False``; a report of that day filed meanwhile must leave the summary stale after
+    both commit (it waits for the compilation), not be lost from it for good."""
+    import threading
+
+    from django.db import connections, transaction
+
+    violation(people, at=local(DAY, 9))
+    summary_compile(center=center, day=DAY)
+    violation(people, at=local(DAY, 10))  # stale again, as before a sweep's compilation
+    summary = DailySummary.objects.get()
+    assert summary.stale
+
+    locked, release = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def compilation() -> None:  # its row lock, its reading, then its stale=False
+        try:
+            with transaction.atomic():
+                DailySummary.objects.select_for_update().get(pk=summary.pk)
+                locked.set()
+                release.wait(timeout=30)
+                DailySummary.objects.filter(pk=summary.pk).update(stale=False, stale_since=None)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    def filing() -> None:
+        try:
+            violation(people, who="turkish", at=local(DAY, 22))
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    compiler = threading.Thread(target=compilation)
+    compiler.start()
+    assert locked.wait(timeout=30)
+    filer = threading.Thread(target=filing)
+    filer.start()
+    filer.join(timeout=1.5)  # PostgreSQL: waits on the row; SQLite: on the write lock
+    release.set()
+    compiler.join(timeout=60)
+    filer.join(timeout=60)
+    assert not failures, failures
+    summary.refresh_from_db()
+    assert summary.stale, "the report filed during the compilation is in no summary"
