@@ -231,10 +231,10 @@ if TRUSTED_PROXIES < 0:
     )
 AXES_CLIENT_IP_CALLABLE = "monitoring.security.client_ip"
 # Roles that must pass a second factor (TOTP, or a one-time backup code) on the web and in
-# session calls to the API; staff accounts (the admin site) always must. Empty: nobody.
+# session calls to the API; staff accounts (the admin site) always must. "none": no role.
 TWO_FACTOR_ROLES = frozenset(
     env_list("CEASEFIRE_TWO_FACTOR_ROLES", ["coordinator", "administrator"])
-)
+) - {"none"}
 _unknown_roles = TWO_FACTOR_ROLES - {"observer", "coordinator", "partner", "administrator"}
 if _unknown_roles:
     raise ImproperlyConfigured(

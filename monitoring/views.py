@@ -90,14 +90,14 @@ class TwoFactorView(LoginRequiredMixin, View):
         form = TwoFactorCodeForm(request.POST)
         totp, backup = two_factor_devices(request.user)
         if not form.is_valid():
-            return self.render(form, status=400)
+            return self.render(form, status=400, setting_up=totp is None)
         code = form.cleaned_data["code"]
         if totp is None:
             device = two_factor_enrolment(user=request.user)
             codes = two_factor_confirm(device=device, code=code, actor=request.user)
             if codes is None:
                 form.add_error("code", self.refusal(device))
-                return self.render(form, status=400)
+                return self.render(form, status=400, setting_up=True)
             self.verified(device)
             return render(
                 request,
@@ -113,7 +113,7 @@ class TwoFactorView(LoginRequiredMixin, View):
         if device is None:
             logger.warning("wrong second-factor code for %s", request.user.get_username())
             form.add_error("code", self.refusal(totp))
-            return self.render(form, status=400)
+            return self.render(form, status=400, setting_up=False)
         self.verified(device)
         return redirect(self.next_url())
 
@@ -130,10 +130,11 @@ class TwoFactorView(LoginRequiredMixin, View):
             return f"Too many wrong codes: try again in {wait} seconds."
         return "That code is not right. Enter the current code from your authenticator app."
 
-    def render(self, form, status: int = 200):
-        totp, _ = two_factor_devices(self.request.user)
-        context = {"form": form, "next": self.next_url(), "setting_up": totp is None}
-        if totp is None:
+    def render(self, form, status: int = 200, *, setting_up: bool | None = None):
+        if setting_up is None:
+            setting_up = two_factor_devices(self.request.user)[0] is None
+        context = {"form": form, "next": self.next_url(), "setting_up": setting_up}
+        if setting_up:
             device = two_factor_enrolment(user=self.request.user)
             context.update(
                 secret=b32encode(device.bin_key).decode(),

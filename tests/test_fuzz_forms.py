@@ -46,6 +46,11 @@ from tests.factories import (
     ZoneTermFactory,
     report_file,
 )
+from tests.incidents.test_views_filing import (
+    checkpoint_data,
+    convoy_data,
+    violation_data,
+)
 from zones.choices import PostKind
 from zones.forms import PostAdminForm, SecurityAreaAdminForm, ZoneAdminForm
 from zones.geometry import (
@@ -283,21 +288,10 @@ def test_the_monitoring_validators_raise_only_validation_errors(value):
 
 # --- The filing forms ------------------------------------------------------------------------
 
-OCCURRED = "2017-06-03T14:00"
-
-
-def management(prefix: str, rows: int) -> dict[str, str]:
-    return {
-        f"{prefix}-TOTAL_FORMS": str(rows),
-        f"{prefix}-INITIAL_FORMS": "0",
-        f"{prefix}-MIN_NUM_FORMS": "0",
-        f"{prefix}-MAX_NUM_FORMS": "1000",
-    }
-
 
 @pytest.fixture
 def world(zone, center, make_member):
-    """The fixture zone in force, a settlement, a post, a checkpoint, an organization, a
+    """The fixture zone in force, a settlement, a post, two checkpoints, an organization, a
     party, an observer and a coordinator of the center."""
     ZoneTermFactory(zone=zone)
     return {
@@ -307,6 +301,13 @@ def world(zone, center, make_member):
         "checkpoint": PostFactory(
             zone=zone, name="Morek", kind=PostKind.CHECKPOINT, latitude=35.95, longitude=36.65
         ),
+        "checkpoint_2": PostFactory(
+            zone=zone,
+            name="Abu al-Duhur",
+            kind=PostKind.CHECKPOINT,
+            latitude=35.85,
+            longitude=36.55,
+        ),
         "sarc": PartyFactory(code="sarc", name="SARC", kind=PartyKind.HUMANITARIAN_ORG),
         "government": PartyFactory(code="saa", name="SAA", kind=PartyKind.GOVERNMENT_FORCES),
         "observer": make_member(ObserverRole.OBSERVER),
@@ -315,77 +316,14 @@ def world(zone, center, make_member):
 
 
 def valid_data(world, kind: str) -> dict[str, str | list[str]]:
-    """What a filing page of ``kind`` posts when filled in correctly."""
-    data: dict[str, str | list[str]] = {
-        "latitude": "35.91",
-        "longitude": "36.61",
-        "place_precision": "exact",
-        "settlement": str(world["settlement"].pk),
-        "post": "",
-        "occurred_at": OCCURRED,
-        "time_precision": "exact",
-        "source": "seen",
-        "confidence": "medium",
-        "narrative": "Four mortar impacts north-east of the post.",
-        "zone_override": "",
-        "zone_override_reason": "",
-        "action": "draft",
-    }
-    if kind == ReportKind.VIOLATION:
-        data.update(
-            category="shelling",
-            affected_party=str(world["government"].pk),
-            events="4",
-            direction_degrees="45",
-            distance_km="2.5",
-            civilians_injured_low="1",
-            civilians_injured_best="2",
-            civilians_injured_high="3",
-        )
-    elif kind == ReportKind.CONVOY:
-        data.update(
-            operation="road_convoy",
-            organizations=[str(world["sarc"].pk)],
-            vehicle_count="12",
-            origin="Hama warehouse",
-            destination=str(world["settlement"].pk),
-            planned_at="2017-06-03T07:00",
-            status="delivered",
-            beneficiaries="5000",
-            **management("cargo", 1),
-            **{
-                "cargo-0-category": "food",
-                "cargo-0-quantity": "12.5",
-                "cargo-0-unit": "tonnes",
-                "cargo-0-delivered_quantity": "12.5",
-            },
-            **management("route", 1),
-            **{"route-0-post": str(world["checkpoint"].pk), "route-0-passed_at": OCCURRED},
-            **management("stages", 1),
-            **{"stages-0-stage": "Departed", "stages-0-at": "2017-06-03T07:15"},
-        )
-    else:
-        data.update(
-            latitude="35.95",
-            longitude="36.65",
-            checkpoint=str(world["checkpoint"].pk),
-            period_start="2017-06-03T08:00",
-            period_end="2017-06-03T16:00",
-            status="restricted",
-            civilians_in="120",
-            civilians_out="80",
-            vehicles_in="10",
-            vehicles_out="9",
-            humanitarian_loads="2",
-            commercial_loads="5",
-            **management("incidents", 1),
-            **{
-                "incidents-0-kind": "delay",
-                "incidents-0-count": "3",
-                "incidents-0-party": str(world["government"].pk),
-            },
-        )
-    return data
+    """What a filing page of ``kind`` posts when filled in correctly (the filing views'
+    tests' own data)."""
+    build = {
+        ReportKind.VIOLATION: violation_data,
+        ReportKind.CONVOY: convoy_data,
+        ReportKind.CHECKPOINT: checkpoint_data,
+    }[kind]
+    return build(world)
 
 
 def field_names(kind: str) -> list[str]:

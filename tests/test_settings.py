@@ -197,6 +197,16 @@ def test_login_and_cache_settings_read_the_environment(tmp_path):
     }
 
 
+def test_no_role_needs_a_second_factor_when_told_none(tmp_path):
+    import json
+
+    result = run_python(
+        SECURITY_PROBE, CEASEFIRE_VAR_DIR=str(tmp_path), CEASEFIRE_TWO_FACTOR_ROLES="none"
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["roles"] == []
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [

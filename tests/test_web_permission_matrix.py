@@ -927,25 +927,26 @@ def quiet_broker(broker):
     return broker
 
 
-@pytest.mark.parametrize(("rule", "target", "caller"), CASES)
-def test_the_matrix(world, db, client, quiet_broker, rule, target, caller):
-    client = signed_in_client(client, world, caller)
+def case_context(world, client, broker, rule: Rule, target: str, caller: str):
+    """The URL of one case and what its rule's request, state and effect read."""
     url, record = resolve(world, rule.view, target, caller)
     ctx = SimpleNamespace(
         world=world,
         client=client,
-        broker=quiet_broker,
+        broker=broker,
         caller=caller,
         user=world.users.get(caller),
         record=record,
     )
+    return url, ctx
+
+
+@pytest.mark.parametrize(("rule", "target", "caller"), CASES)
+def test_the_matrix(world, db, client, quiet_broker, rule, target, caller):
+    client = signed_in_client(client, world, caller)
+    url, ctx = case_context(world, client, quiet_broker, rule, target, caller)
     before = rule.state(ctx) if rule.state else None
-    data = rule.request(ctx)
-    send = getattr(client, rule.method.lower())
-    if rule.method in ("GET", "POST"):
-        response = send(url, data)
-    else:  # PUT: a form body, as a browser's form would send it
-        response = send(url, "&".join(f"{k}={v}" for k, v in data.items()))
+    response = getattr(client, rule.method.lower())(url, rule.request(ctx))
     expected = rule.cases[target][caller]
     where = f"{caller}: {rule.method} {url} -> {response.status_code} {_body(response)[:300]}"
     assert response.status_code < 500, where
@@ -1049,15 +1050,7 @@ def test_a_session_short_of_its_second_factor_reaches_no_page(
         if rule.view in OPEN_BEFORE_THE_SECOND_FACTOR:
             continue
         for target in rule.cases:
-            url, record = resolve(world, rule.view, target, caller)
-            ctx = SimpleNamespace(
-                world=world,
-                client=client,
-                broker=quiet_broker,
-                caller=caller,
-                user=world.users.get(caller),
-                record=record,
-            )
+            url, ctx = case_context(world, client, quiet_broker, rule, target, caller)
             before = rule.state(ctx) if rule.state else None
             response = getattr(client, rule.method.lower())(url, rule.request(ctx))
             where = f"{caller}: {rule.method} {url} -> {response.status_code}"
